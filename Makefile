@@ -1,0 +1,35 @@
+# The one place that knows how to set up a fresh machine. Everything builds on `make install`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "java not found: install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
+	@command -v mvn >/dev/null || { echo "mvn not found: install Maven (e.g. apt-get install maven)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/hubbub demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/hubbub bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	-$(BIN)/hubbub infra down
+	rm -rf $(VENV) .hubbub .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The one way into Kafka: producers, consumers, admin, topic layout, error translation.
+
+Every other module gets its Kafka clients here, configured from ``Settings``, and every kafka-python
+exception is translated here into ``schemas.errors`` types, once.
+
+Topic layout (see README, "Topics"): one topic per aggregate family, so that the events which must be
+applied in order share a key and therefore a partition:
+
+- ``{prefix}.content``: posts, comments, reactions and moderation verdicts, keyed by tenant/post id
+  (the thread root). A whole thread is in order on one partition: a comment never overtakes its post,
+  a delete never overtakes its create, and the processors can keep per-thread state locally.
+- ``{prefix}.graph``: follows and unfollows, keyed by tenant/followee, so an author's follower set is
+  built on one partition and follow/unfollow of a pair stay in order.
+- ``{prefix}.inbox``: a user's own notification state (read/seen), keyed by tenant/user.
+
+Event topics are kept forever (``retention.ms=-1``): the log is the source of truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kafka.errors as kerrors
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from infra.settings import Settings
+from schemas.errors import BrokerUnavailable, HubbubError
+
+EVENT_TOPICS: tuple[str, ...] = ("content", "graph", "inbox")
+
+# Topic-level configs of the event topics: kept forever, never compacted (every event matters).
+EVENT_TOPIC_CONFIG: Mapping[str, str] = {
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "cleanup.policy": "delete",
+}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic to create: logical name, partitions (None = settings.partitions), configs."""
+
+    logical: str
+    partitions: int | None = None
+    configs: Mapping[str, str] = field(default_factory=lambda: dict(EVENT_TOPIC_CONFIG))
+
+
+def topic_name(settings: Settings, logical: str) -> str:
+    """The Kafka topic behind a logical topic name (``content`` -> ``hubbub.content``)."""
+    return f"{settings.topic_prefix}.{logical}"
+
+
+def translate(exc: BaseException, *, where: str) -> HubbubError:
+    """Turn a kafka-python exception into a Hubbub error that says where it happened."""
+    if isinstance(exc, HubbubError):
+        return exc
+    if isinstance(exc, kerrors.NoBrokersAvailable | kerrors.KafkaConnectionError) or (
+        isinstance(exc, kerrors.KafkaError) and getattr(exc, "retriable", False)
+    ):
+        return BrokerUnavailable(
+            f"Kafka unreachable or not answering while {where}: {type(exc).__name__}: {exc}. "
+            "Check HUBBUB_KAFKA_BOOTSTRAP and that the broker runs (`hubbub infra status`)."
+        )
+    return HubbubError(f"Kafka error while {where}: {type(exc).__name__}: {exc}")
+
+
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """An idempotent, acks=all producer whose every wait is bounded by ``publish_timeout_s``.
+
+    ``max_block_ms`` bounds a send waiting for metadata or buffer space; ``delivery_timeout_ms``
+    bounds a record's whole life in the client, retries included. After either, the record's future
+    fails; nothing is dropped without its future saying so.
+    """
+    timeout_ms = int(settings.publish_timeout_s * 1000)
+    linger_ms = 5
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "client_id": "hubbub-publisher",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": linger_ms,
+        "batch_size": 256 * 1024,
+        "max_block_ms": timeout_ms,
+        "request_timeout_ms": max(1000, min(30_000, timeout_ms - linger_ms)),
+        "delivery_timeout_ms": timeout_ms,
+        "retry_backoff_ms": 200,
+        "reconnect_backoff_max_ms": 2000,
+        "allow_auto_create_topics": False,
+    }
+    config.update(overrides)
+    try:
+        return KafkaProducer(**config)
+    except Exception as exc:
+        raise translate(exc, where=f"connecting a producer to {settings.kafka_bootstrap}") from exc
+
+
+def make_consumer(
+    settings: Settings,
+    topics: Sequence[str],
+    *,
+    group_id: str | None = None,
+    from_beginning: bool = True,
+    **overrides: Any,
+) -> KafkaConsumer:
+    """A consumer of raw records (bytes) on the given Kafka topic names.
+
+    With ``group_id=None`` no offsets are committed (a plain reader, e.g. ``dlq list``).
+    """
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "group_id": group_id,
+        "auto_offset_reset": "earliest" if from_beginning else "latest",
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+    }
+    config.update(overrides)
+    try:
+        return KafkaConsumer(*topics, **config)
+    except Exception as exc:
+        raise translate(exc, where=f"connecting a consumer to {settings.kafka_bootstrap}") from exc
+
+
+@contextlib.contextmanager
+def admin(settings: Settings, *, timeout_s: float = 15.0) -> Iterator[KafkaAdminClient]:
+    """An admin client, closed on exit; connection failures become ``BrokerUnavailable``."""
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            client_id="hubbub-admin",
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+    except Exception as exc:
+        raise translate(exc, where=f"connecting an admin client to {settings.kafka_bootstrap}") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Idempotent."""
+    wanted = {topic_name(settings, s.logical): s for s in specs}
+    with admin(settings) as client:
+        try:
+            existing = set(client.list_topics())
+            missing = {
+                name: {
+                    "num_partitions": spec.partitions or settings.partitions,
+                    "replication_factor": 1,
+                    "configs": dict(spec.configs),
+                }
+                for name, spec in wanted.items()
+                if name not in existing
+            }
+            if missing:
+                client.create_topics(missing, wait_for_metadata=True, raise_errors=False)
+            now = set(client.list_topics())
+        except Exception as exc:
+            raise translate(exc, where="creating topics") from exc
+    absent = sorted(set(wanted) - now)
+    if absent:
+        raise HubbubError(f"topics still missing after create: {', '.join(absent)}")
+    return sorted(missing)
+
+
+def event_topic_specs() -> list[TopicSpec]:
+    """The event topics every deployment has."""
+    return [TopicSpec(logical) for logical in EVENT_TOPICS]

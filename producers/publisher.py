@@ -1,0 +1,161 @@
+"""The producer library a platform embeds: ``Publisher(settings).publish(CommentPosted(...))``.
+
+Guarantees:
+- An event is validated (by its model) and encoded before anything is sent; a batch given to
+  ``publish_many`` is encoded whole before its first record is sent, so one bad event sends nothing.
+- Kafka acknowledges with acks=all on an idempotent producer: a retried send is not duplicated in the
+  log. Each event is keyed so that what must be applied in order shares a partition (``Event.key``).
+- Every wait is bounded by ``settings.publish_timeout_s``. ``flush()`` either returns with every event
+  acknowledged or raises ``PublishFailed`` naming each event that was not; nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.producer.future import FutureRecordMetadata
+
+from infra.kafka import make_producer, topic_name, translate
+from infra.settings import Settings
+from schemas.codec import encode, record_headers
+from schemas.errors import HubbubError, PublishFailed
+from schemas.events import Event
+
+# Re-scan the in-flight list for settled futures this often, so memory stays bounded without flush().
+_PRUNE_EVERY = 20_000
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an acknowledged event landed in the log."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class Delivery:
+    """The future of one published event: ``result(timeout)`` returns its ``Receipt``."""
+
+    __slots__ = ("event_type", "event_id", "_future")
+
+    def __init__(self, event_type: str, event_id: str, future: FutureRecordMetadata | None,
+                 ) -> None:
+        self.event_type = event_type
+        self.event_id = event_id
+        self._future = future
+
+    def done(self) -> bool:
+        return self._future is None or bool(self._future.is_done)
+
+    def failed(self) -> bool:
+        return self._future is None or (bool(self._future.is_done) and self._future.failed())
+
+    def result(self, timeout: float | None = None) -> Receipt:
+        """Wait for the broker's acknowledgement; raise ``PublishFailed`` naming this event if none."""
+        if self._future is None:
+            raise PublishFailed([(self.event_type, self.event_id)], "never handed to the broker")
+        try:
+            meta = self._future.get(timeout=timeout)
+        except Exception as exc:
+            err = translate(exc, where=f"publishing {self.event_type} {self.event_id}")
+            raise PublishFailed([(self.event_type, self.event_id)], str(err)) from exc
+        return Receipt(self.event_id, meta.topic, meta.partition, meta.offset)
+
+
+class Publisher:
+    """Publishes Hubbub events to Kafka. Not thread-safe across ``flush``; one per thread or process.
+
+    Use as a context manager, or call ``close()``: closing flushes first and raises ``PublishFailed``
+    if anything is left unacknowledged.
+    """
+
+    def __init__(self, settings: Settings, *, producer_overrides: dict[str, Any] | None = None
+                 ) -> None:
+        self._settings = settings
+        self._producer = make_producer(settings, **(producer_overrides or {}))
+        self._topics: dict[str, str] = {}
+        self._in_flight: list[Delivery] = []
+        self._last_cause = ""
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def publish(self, event: Event) -> Delivery:
+        """Encode and send one event; returns at once with its ``Delivery``.
+
+        Raises ``InvalidEvent`` (nothing sent) if the event cannot be encoded. A broker that cannot
+        be reached within the timeout does not raise here: the delivery fails, and ``flush`` names it.
+        """
+        payload = encode(event)
+        return self._send(event, payload)
+
+    def publish_many(self, events: Iterable[Event]) -> list[Delivery]:
+        """Encode every event first (all or nothing), then send them in order."""
+        encoded = [(event, encode(event)) for event in events]
+        return [self._send(event, payload) for event, payload in encoded]
+
+    def _send(self, event: Event, payload: bytes) -> Delivery:
+        topic = self._topics.get(event.topic)
+        if topic is None:
+            topic = self._topics[event.topic] = topic_name(self._settings, event.topic)
+        try:
+            future = self._producer.send(
+                topic,
+                value=payload,
+                key=event.key().encode(),
+                headers=record_headers(event),
+                timestamp_ms=int(event.occurred_at.timestamp() * 1000),
+            )
+        except Exception as exc:  # metadata wait timed out, buffer full, closed producer
+            self._last_cause = str(translate(exc, where=f"sending to {topic}"))
+            future = None
+        delivery = Delivery(event.event_type, event.event_id, future)
+        self._in_flight.append(delivery)
+        if len(self._in_flight) >= _PRUNE_EVERY:
+            self._in_flight = [d for d in self._in_flight if not d.done() or d.failed()]
+        return delivery
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait until every event sent so far is acknowledged; return how many were.
+
+        Raises ``PublishFailed`` naming each unacknowledged event (after at most ``timeout`` seconds,
+        default ``publish_timeout_s``). The failed events are forgotten by the publisher after this
+        raise: the caller owns them now (they are in the exception).
+        """
+        wait = self._settings.publish_timeout_s if timeout is None else timeout
+        try:
+            self._producer.flush(timeout=wait)
+        except Exception as exc:
+            self._last_cause = str(translate(exc, where="flushing"))
+        in_flight, self._in_flight = self._in_flight, []
+        unsent: list[tuple[str, str]] = []
+        cause = self._last_cause
+        for d in in_flight:
+            if not d.done():
+                unsent.append((d.event_type, d.event_id))
+                cause = cause or f"not acknowledged within {wait:.0f} s"
+            elif d.failed():
+                unsent.append((d.event_type, d.event_id))
+                if d._future is not None and not cause:
+                    cause = str(translate(d._future.exception, where="publishing"))
+        self._last_cause = ""
+        if unsent:
+            raise PublishFailed(unsent, cause or "broker did not acknowledge")
+        return len(in_flight)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then release the connection. Raises ``PublishFailed`` if events were left unsent."""
+        try:
+            self.flush(timeout)
+        finally:
+            try:
+                self._producer.close(timeout=0 if timeout is None else timeout)
+            except Exception as exc:  # closing a producer whose broker is gone
+                raise HubbubError(f"closing the Kafka producer failed: {exc}") from exc
