@@ -169,3 +169,25 @@ def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> list[str]:
 def event_topic_specs() -> list[TopicSpec]:
     """The event topics every deployment has."""
     return [TopicSpec(logical) for logical in EVENT_TOPICS]
+
+
+# Dead letters: records that could not be decoded or broke an invariant, kept with the original
+# bytes and where they came from, so `hubbub dlq replay` can re-drive them after a fix.
+DLQ_TOPIC = "dlq"
+DLQ_HEADERS = ("dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_stage")
+
+
+def dead_letter_headers(
+    *, reason: str, topic: str, partition: int, offset: int, stage: str,
+    original: Sequence[tuple[str, bytes]] = (),
+) -> list[tuple[str, bytes]]:
+    """Headers of a dead letter: the reason, the source position, the stage that refused it,
+    then the original record's own headers (kept so a replay is byte-for-byte the original)."""
+    return [
+        ("dlq_reason", reason[:2000].encode()),
+        ("dlq_topic", topic.encode()),
+        ("dlq_partition", str(partition).encode()),
+        ("dlq_offset", str(offset).encode()),
+        ("dlq_stage", stage.encode()),
+        *[(k, v) for k, v in original if not k.startswith("dlq_")],
+    ]

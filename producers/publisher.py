@@ -101,6 +101,21 @@ class Publisher:
         encoded = [(event, encode(event)) for event in events]
         return [self._send(event, payload) for event, payload in encoded]
 
+    def publish_raw(self, topic: str, *, key: bytes | None, value: bytes,
+                    headers: list[tuple[str, bytes]], label: tuple[str, str]) -> Delivery:
+        """Send an already-encoded record as it is (re-driving a dead letter after a fix).
+
+        ``label`` (event type, event id, as far as known) names the record in a failure.
+        """
+        try:
+            future = self._producer.send(topic, value=value, key=key, headers=headers)
+        except Exception as exc:
+            self._last_cause = str(translate(exc, where=f"sending to {topic}"))
+            future = None
+        delivery = Delivery(label[0], label[1], future)
+        self._in_flight.append(delivery)
+        return delivery
+
     def _send(self, event: Event, payload: bytes) -> Delivery:
         topic = self._topics.get(event.topic)
         if topic is None:

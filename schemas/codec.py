@@ -67,6 +67,11 @@ class SingleObjectFraming:
         return cached if cached is not None else MAGIC + version.fingerprint
 
     def writer_of(self, data: bytes) -> tuple[SchemaVersion, int]:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise DecodeError(
+                f"expected the bytes of a message, got {type(data).__name__} "
+                "(a tombstone or an already-decoded value?)"
+            )
         if len(data) < SINGLE_OBJECT_HEADER_SIZE:
             raise DecodeError(
                 f"message is {len(data)} bytes, shorter than the 10-byte single-object header; "
@@ -262,6 +267,8 @@ def from_json(obj: Mapping[str, Any]) -> Event:
     """
     if not isinstance(obj, Mapping):
         raise InvalidEvent("Event", "type", f"expected a JSON object, got {type(obj).__name__}")
+    if "type" not in obj:
+        raise InvalidEvent("Event", "type", "missing field: say which event type this is")
     event_type = obj.get("type")
     codec = _CODECS.get(event_type) if isinstance(event_type, str) else None
     if codec is None:

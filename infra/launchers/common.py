@@ -8,12 +8,14 @@ functions.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,8 +78,8 @@ class Port:
 class ServiceLayout:
     """Where one service keeps its files under the state folder and how to recognise its process.
 
-    ``marker`` is an absolute path that appears in the command line of the process we started
-    (its config or data folder); a pid file whose process lacks it is stale (the pid was reused).
+    ``marker`` is an absolute path that is one argument of the process we started (its config
+    file or data folder); a pid file whose process lacks it is stale (the pid was reused).
     """
 
     name: str
@@ -175,6 +177,21 @@ def owned_pid(layout: ServiceLayout) -> int | None:
     return pid if _has_marker(pid, layout.marker) else None
 
 
+@contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """Hold the state folder's lock: two ``up``/``down`` calls on one folder take turns.
+
+    The second caller waits, then finds the services the first one started.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / "infra.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def clear_stale_pid(layout: ServiceLayout) -> bool:
     """Remove a pid file that names no live process of ours; True when one was removed."""
     if layout.pid_path.exists() and owned_pid(layout) is None:
@@ -195,13 +212,7 @@ def pid_file_state(layout: ServiceLayout) -> str:
     return ""
 
 
-def spawn(
-    layout: ServiceLayout,
-    argv: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-) -> int:
+def spawn(layout: ServiceLayout, argv: Sequence[str], *, cwd: Path) -> int:
     """Start ``argv`` in its own session with output appended to the service log; write the pid.
 
     The process outlives the caller (a new session is not hit by the terminal's Ctrl-C).
@@ -210,7 +221,6 @@ def spawn(
         process = subprocess.Popen(  # noqa: S603 - argv is built by the launchers, not user text
             list(argv),
             cwd=cwd,
-            env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -261,12 +271,14 @@ def wait_until_healthy(
                 f"Last log lines:\n{log_tail(layout.log_path)}"
             )
         if time.monotonic() - started > timeout_s:
-            stop_process(pid, grace_s=5.0, name=layout.name)
+            tail = log_tail(layout.log_path)  # before stopping, which adds its own lines
+            send_signal(pid, signal.SIGTERM)
+            stop_process(pid, grace_s=10.0, name=layout.name)
             layout.pid_path.unlink(missing_ok=True)
             raise InfraError(
-                f"{layout.name} did not become healthy at {layout.address} within {timeout_s:g} s "
-                f"(HUBBUB_HEALTH_TIMEOUT_S); it was stopped. See {layout.log_path}. "
-                f"Last log lines:\n{log_tail(layout.log_path)}"
+                f"{layout.name} did not become healthy at {layout.address} within "
+                f"{timeout_s:.1f} s (raise HUBBUB_HEALTH_TIMEOUT_S if the machine is just slow); "
+                f"it was stopped. See {layout.log_path}. Last log lines:\n{tail}"
             )
         time.sleep(_POLL_S)
 
@@ -343,7 +355,7 @@ def _has_marker(pid: int, marker: str) -> bool:
     if cmdline is None:
         # Without /proc (macOS) trust the pid file; with it, an unreadable entry means gone.
         return not Path("/proc").is_dir()
-    return marker.encode() in cmdline
+    return os.fsencode(marker) in cmdline.split(b"\0")
 
 
 def _is_zombie(pid: int) -> bool:

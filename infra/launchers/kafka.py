@@ -1,6 +1,6 @@
 """The local Apache Kafka broker: one KRaft node (broker and controller) run from Maven jars.
 
-Files under the state folder: ``kafka/server.properties`` and ``kafka/log4j2.properties``
+Files under the state folder: ``kafka/server.properties`` and ``kafka/log4j2-*.properties``
 (rewritten on every start, so changed ports take effect), ``kafka/data/`` (the log and the
 KRaft metadata, formatted once and kept), ``kafka/kafka.log`` and ``kafka.pid``.
 The jars themselves live in a shared cache keyed by the pom (see ``jar_dir``), so every state
@@ -115,10 +115,20 @@ def start(settings: Settings, *, jar_cache: Path, progress: Progress | None = No
     data.mkdir(parents=True, exist_ok=True)
     config = here.home / "server.properties"
     config.write_text(server_properties(settings, data_dir=data), encoding="utf-8")
-    log_config = here.home / "log4j2.properties"
-    log_config.write_text(LOG4J2_PROPERTIES, encoding="utf-8")
-    classpath = f"{libs}{os.sep}*"
-    java_flags = [
+    if not (data / "meta.properties").exists():
+        notify(progress, "kafka: formatting storage (first start of this state folder)")
+        _format(here, _java(here, libs, log_level="WARN"), config)
+    notify(progress, f"kafka: starting broker on {here.address}")
+    broker = [*_java(here, libs, log_level="INFO"), "kafka.Kafka", str(config)]
+    return spawn(here, broker, cwd=here.home)
+
+
+def _java(here: ServiceLayout, libs: Path, *, log_level: str) -> list[str]:
+    """The JVM command line up to the main class, logging at ``log_level`` to stdout."""
+    log_config = here.home / f"log4j2-{log_level.lower()}.properties"
+    log_config.write_text(log4j2_properties(log_level), encoding="utf-8")
+    return [
+        "java",
         f"-Xmx{HEAP}",
         "-Xms128m",
         "-XX:+ExitOnOutOfMemoryError",  # a dead broker is easier to notice than a wedged one
@@ -126,13 +136,8 @@ def start(settings: Settings, *, jar_cache: Path, progress: Progress | None = No
         f"-Dlog4j2.configurationFile={log_config}",
         f"-Dkafka.logs.dir={here.home}",
         "-cp",
-        classpath,
+        f"{libs}{os.sep}*",
     ]
-    if not (data / "meta.properties").exists():
-        notify(progress, "kafka: formatting storage (first start of this state folder)")
-        _format(here, java_flags, config)
-    notify(progress, f"kafka: starting broker on {here.address}")
-    return spawn(here, ["java", *java_flags, "kafka.Kafka", str(config)], cwd=here.home)
 
 
 def request_stop(pid: int) -> None:
@@ -147,17 +152,28 @@ def probe(settings: Settings, *, timeout_s: float = 2.0) -> bool:
     """
     if not accepts_connections(settings.kafka_host, settings.kafka_port, timeout_s=timeout_s):
         return False
-    from kafka.admin import KafkaAdminClient  # imported here: only the probe needs a client
+    # Imported here: only the probe needs a client, and the CLI should not pay for it otherwise.
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaConfigurationError
 
     timeout_ms = int(timeout_s * 1000)
+    # kafka-python 2.x bounds the first connection with api_version_auto_timeout_ms; 3.x renamed
+    # it bootstrap_timeout_ms and rejects the old name.
+    bootstrap_key = (
+        "bootstrap_timeout_ms"
+        if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG
+        else "api_version_auto_timeout_ms"
+    )
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id="hubbub-infra-probe",
             request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
+            **{bootstrap_key: timeout_ms},
         )
-    except Exception:  # any failure to bootstrap means "not answering yet"
+    except KafkaConfigurationError:
+        raise  # our mistake, not the broker's: waiting would only hide it
+    except Exception:  # any other failure to bootstrap means "not answering yet"
         return False
     try:
         brokers = admin.describe_cluster().get("brokers") or []
@@ -260,9 +276,10 @@ def server_properties(settings: Settings, *, data_dir: Path) -> str:
     return header + "".join(f"{key}={value}\n" for key, value in lines.items())
 
 
-# Everything at INFO to stdout, which the launcher sends to kafka/kafka.log.
-LOG4J2_PROPERTIES = """\
-# Written by 'hubbub infra up'. The broker's stdout goes to kafka.log in this folder.
+def log4j2_properties(level: str) -> str:
+    """Log4j 2 config: everything at ``level`` to stdout, which the launcher sends to kafka.log."""
+    return f"""\
+# Written by 'hubbub infra up'. Output goes to kafka.log in this folder.
 status = warn
 # Keep logging through the broker's own shutdown hook (log4j's hook would stop it first).
 shutdownHook = disable
@@ -270,7 +287,7 @@ appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
 appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
+rootLogger.level = {level}
 rootLogger.appenderRef.out.ref = STDOUT
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
@@ -289,8 +306,8 @@ def new_cluster_id() -> str:
             return text
 
 
-def _format(here: ServiceLayout, java_flags: list[str], config: Path) -> None:
-    argv = ["java", *java_flags, "kafka.tools.StorageTool", "format"]
+def _format(here: ServiceLayout, java: list[str], config: Path) -> None:
+    argv = [*java, "kafka.tools.StorageTool", "format"]
     argv += ["-t", new_cluster_id(), "-c", str(config)]
     with open_log(here, action="formatting its storage") as log:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from infra.launchers import clickhouse, kafka
@@ -25,6 +26,7 @@ from infra.launchers.common import (
     require_distinct_ports,
     require_free_ports,
     require_local,
+    state_lock,
     stop_process,
     wait_until_healthy,
 )
@@ -60,7 +62,18 @@ def up(
     require_local(settings.clickhouse_host, service="ClickHouse", setting="HUBBUB_CLICKHOUSE_URL")
     require_distinct_ports([*kf.ports, *ch.ports])
     cache = default_jar_cache() if jar_cache is None else jar_cache
+    with state_lock(settings.state_dir):
+        return _up_locked(settings, ch, kf, cache=cache, progress=progress)
 
+
+def _up_locked(
+    settings: Settings,
+    ch: ServiceLayout,
+    kf: ServiceLayout,
+    *,
+    cache: Path,
+    progress: Progress | None,
+) -> ServicesStatus:
     # Decide everything before starting anything, so a refusal leaves nothing half-started.
     pending: list[ServiceLayout] = []
     for here in (ch, kf):
@@ -111,6 +124,13 @@ def down(settings: Settings) -> None:
     serving query is killed, up to 10 s); either is then sent SIGTERM and SIGKILL. Data stays.
     Stale pid files are removed. Raises ``InfraError`` only if a process survives SIGKILL.
     """
+    if not settings.state_dir.is_dir():
+        return  # nothing was ever started from here
+    with state_lock(settings.state_dir):
+        _down_locked(settings)
+
+
+def _down_locked(settings: Settings) -> None:
     ch, kf = clickhouse.layout(settings), kafka.layout(settings)
     kafka_pid, ch_pid = owned_pid(kf), owned_pid(ch)
     # Ask both first, then wait: the two shutdowns overlap.
@@ -168,7 +188,8 @@ def start_ephemeral(
     try:
         up(settings, progress=progress, jar_cache=jar_cache)
     except BaseException:
-        down(settings)
+        with suppress(InfraError):  # the start-up error is the one worth showing
+            down(settings)
         raise
     return settings
 

@@ -31,6 +31,8 @@ Fan-out on read
     followers (``state.read_fanout`` turns True; the adapter records the author as read-fanout when
     it flips). Readers then pull that author's activities from the author's own feed (rows with
     ``owner = author = followee``) and merge them with their pushed rows (``merge_feed_page``).
+    Pulling shows the followee's whole history, pushing a new follower only the last
+    ``backfill_limit`` activities; otherwise both give the same pages.
 
 What this module does not fan out: edits (text lives once in a content table joined at read time),
 spam verdicts and deletions by someone other than the author (both are read-time visibility, see
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from schemas.errors import ConfigError, DecodeError, InvalidEvent
@@ -56,6 +57,7 @@ from schemas.events import (
     ReactionRemoved,
     Unfollowed,
 )
+from streams.domain.threads import to_ms
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -75,8 +77,6 @@ ACTIVITY_KINDS: frozenset[str] = frozenset({"post", "comment", "reaction"})
 
 _T = TypeVar("_T")
 _STATE_FORMAT = 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -232,11 +232,6 @@ def activity_target(activity_id: str) -> tuple[str, str]:
     raise ValueError(f"{activity_id!r} is not a feed activity id")
 
 
-def _ms(at: datetime) -> int:
-    # Integer arithmetic: float timestamps can round 123 ms to 122.
-    return (at - _EPOCH) // _ONE_MS
-
-
 def _subject(event: Event) -> tuple[str, str, str, str] | None:
     """(kind, activity_id, post_id, author) of a content event about an activity, else None."""
     if isinstance(event, PostPublished | PostDeleted):
@@ -258,10 +253,13 @@ def apply(state: AuthorState, event: Event, config: FeedConfig) -> list[FeedChan
       follower's feed unless the author is read-fanout;
     * ``Followed``: the follower is added and receives the recent activities (unless read-fanout);
     * ``Unfollowed``: the follower is removed and the recent activities pushed to them are deleted
-      from their feed (older ones stay in the table; readers drop authors they no longer follow);
+      from their feed (older ones, beyond ``backfill_limit``, stay in the table: a reader that must
+      hide them too filters pushed entries by the viewer's current follows);
     * the author's delete of a post, comment or reaction: it leaves ``recent`` (later followers do
-      not get it) and is deleted from the author's feed and every current follower's feed (only
-      the author's, when it is known never to have been pushed);
+      not get it) and is deleted from the author's feed and every current follower's feed; only
+      from the author's when it is known never to have been pushed, or when it is no longer
+      remembered and the author is read-fanout (the read-time deleted flag hides any copy pushed
+      before the flip, which saves a tombstone per follower);
     * a duplicate event id, an event of an unconfigured kind, or any other event type: no changes.
 
     Raises ``InvalidEvent`` if the event belongs to another (tenant, author) key: a routing bug in
@@ -284,9 +282,10 @@ def apply(state: AuthorState, event: Event, config: FeedConfig) -> list[FeedChan
         )
     if subject is not None and subject[0] not in config.kinds:
         return []
+    if event.event_id in state.applied:
+        return []
 
-
-    version = _ms(event.occurred_at)
+    version = to_ms(event.occurred_at)
     if isinstance(event, Followed):
         changes = _follow(state, event.actor, version, config)
     elif isinstance(event, Unfollowed):

@@ -97,8 +97,8 @@ class NotificationGroup:
 
     ``latest_actors`` are up to 3 distinct actors, newest first (by each actor's latest
     contribution; ties by actor id). ``first_ms``/``last_ms`` span all contributions. ``excerpt``
-    is the object's title or the start of its body (the followee's id for follows: "" here).
-    ``post_id`` is the thread root ("" for follows).
+    is the object's title or the start of its body ("" for follows). ``post_id`` is the thread
+    root ("" for follows).
     """
 
     tenant: str
@@ -173,17 +173,13 @@ def derive_groups(thread: ThreadState) -> dict[GroupKey, NotificationGroup]:
     """Every notification group the thread currently implies (rules in the module docstring).
 
     Pure and deterministic: equal states give equal dicts. Costs one pass over live objects and
-    active reactions (about 2 ms for a 1000-comment thread with 1000 reactions).
+    active reactions: about 8 ms for a thread of 1000 comments and 1000 reactions (1300
+    groups) on a 2-core machine, so an adapter should derive once per batch per thread.
     """
     live = {o.object_id: o for o in thread.live_objects()}
     post = live.get(thread.post_id)
-    found: dict[GroupKey, list[tuple[str, int]]] = {}
-    targets: dict[GroupKey, ThreadObject] = {}
-
-    def add(recipient: str, kind: Kind, target: ThreadObject, actor: str, at_ms: int) -> None:
-        key = GroupKey(recipient, kind, target.kind, target.object_id)
-        found.setdefault(key, []).append((actor, at_ms))
-        targets[key] = target
+    # Plain tuples while accumulating: hashing generated dataclasses dominated the cost.
+    found: dict[tuple[str, Kind, str], list[tuple[str, int]]] = {}
 
     for source in live.values():
         # Later assignments win: this order is the precedence mention < comment < reply.
@@ -198,21 +194,27 @@ def derive_groups(thread: ThreadState) -> dict[GroupKey, NotificationGroup]:
                 told[parent.author] = ("reply", parent)
         told.pop(source.author, None)
         for recipient, (kind, target) in told.items():
-            add(recipient, kind, target, source.author, source.created_ms)
+            found.setdefault((recipient, kind, target.object_id), []).append(
+                (source.author, source.created_ms)
+            )
 
     for reaction in thread.reactions.values():
         reacted = live.get(reaction.object_id)
         if reacted is not None and reacted.author != reaction.actor:
-            add(reacted.author, "reaction", reacted, reaction.actor, reaction.at_ms)
+            found.setdefault((reacted.author, "reaction", reacted.object_id), []).append(
+                (reaction.actor, reaction.at_ms)
+            )
 
     groups: dict[GroupKey, NotificationGroup] = {}
-    for key in sorted(found):
+    excerpts: dict[str, str] = {}
+    for (recipient, kind, object_id), contributions in found.items():
+        target = live[object_id]
+        excerpt = excerpts.get(object_id)
+        if excerpt is None:
+            excerpt = excerpts[object_id] = target.excerpt
+        key = GroupKey(recipient, kind, target.kind, target.object_id)
         group = build_group(
-            key,
-            found[key],
-            tenant=thread.tenant,
-            post_id=thread.post_id,
-            excerpt=targets[key].excerpt,
+            key, contributions, tenant=thread.tenant, post_id=thread.post_id, excerpt=excerpt
         )
         if group is not None:
             groups[key] = group

@@ -20,7 +20,18 @@ from schemas.events import (
 )
 
 # Text people actually write: accents, CJK, emoji (incl. multi-code-point ones), curly quotes.
-SPECIAL = ["“quoted”", "‘single’", "😀", "👩‍💻", "🎉🎉", "naïve café", "日本語", "Ünïcödé", "\t", "\n"]
+SPECIAL = [
+    "“quoted”",
+    "‘single’",
+    "😀",
+    "👩‍💻",
+    "🎉🎉",
+    "naïve café",
+    "日本語",
+    "Ünïcödé",
+    "\t",
+    "\n",
+]
 
 ids = st.from_regex(ID_PATTERN, fullmatch=True)
 
@@ -35,7 +46,7 @@ def text(*, min_size: int = 0, max_size: int = 200) -> st.SearchStrategy[str]:
 
 
 zones = st.sampled_from(
-    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8)), timezone.utc]
+    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
 times = st.datetimes(
     min_value=datetime(1900, 1, 2),  # hypothesis wants naive bounds
@@ -92,7 +103,12 @@ AT = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 EVENT_ID = "0b7e0a3e-6d4f-4c1e-9a52-3f7d2c9b8a10"
 
 EXAMPLE_FIELDS: dict[str, dict[str, Any]] = {
-    "PostPublished": {"post_id": "p1", "title": "Hello", "body": "First post", "url": "https://x.dev"},
+    "PostPublished": {
+        "post_id": "p1",
+        "title": "Hello",
+        "body": "First post",
+        "url": "https://x.dev",
+    },
     "PostEdited": {"post_id": "p1", "title": "Hello again", "body": "Edited"},
     "PostDeleted": {"post_id": "p1"},
     "CommentPosted": {"comment_id": "c1", "post_id": "p1", "body": "Nice", "in_reply_to": "c0"},

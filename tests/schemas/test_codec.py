@@ -93,7 +93,9 @@ def test_exact_bytes_of_one_message() -> None:
         + b"\x06bob"
     )
     assert _zigzag_varint(36) == b"\x48"
-    assert codec.encode(example("Followed")) == b"\xc3\x01" + codec.fingerprint_of("Followed") + body
+    assert (
+        codec.encode(example("Followed")) == b"\xc3\x01" + codec.fingerprint_of("Followed") + body
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,7 +130,7 @@ def test_unknown_fingerprint() -> None:
     assert isinstance(caught.value, DecodeError)
 
 
-@pytest.mark.parametrize("head", [b"\x00\x01", b"\xc3\x00", b"{\"", b"Ob"])
+@pytest.mark.parametrize("head", [b"\x00\x01", b"\xc3\x00", b'{"', b"Ob"])
 def test_bad_magic(head: bytes) -> None:
     data = head + codec.encode(example("PostDeleted"))[2:]
     with pytest.raises(DecodeError, match="magic c301"):
@@ -144,6 +146,17 @@ def test_every_truncation_is_a_decode_error(event_type: str) -> None:
         assert not isinstance(caught.value, UnknownSchema)
         expected = "shorter than the 10-byte" if size < 10 else "truncated or corrupt"
         assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [None, "c301", 42])
+def test_what_is_not_bytes_is_a_decode_error(value: object) -> None:
+    with pytest.raises(DecodeError, match="expected the bytes of a message"):
+        codec.decode(value)  # type: ignore[arg-type]
+
+
+def test_memoryview_and_bytearray_decode() -> None:
+    data = codec.encode(example("PostDeleted"))
+    assert codec.decode(bytearray(data)) == codec.decode(memoryview(data)) == example("PostDeleted")
 
 
 def test_trailing_bytes_are_a_decode_error() -> None:
@@ -195,9 +208,7 @@ def test_record_headers() -> None:
 
 def test_known_fingerprints_cover_every_released_version() -> None:
     known = codec.writer_schema_fingerprints()
-    expected = {
-        (t, n + 1) for t in EVENT_TYPES for n in range(len(registry.history(t)))
-    }
+    expected = {(t, n + 1) for t in EVENT_TYPES for n in range(len(registry.history(t)))}
     assert set(known.values()) == expected
     assert len(known) == len(expected)
     assert known[codec.fingerprint_of("PostPublished")] == ("PostPublished", 2)
@@ -254,7 +265,8 @@ def _json(**changes: Any) -> dict[str, Any]:
     ("obj", "event_type", "field", "reason"),
     [
         (_json(type="Nope"), "Nope", "type", "unknown event type"),
-        (_json(type=...), "None", "type", "unknown event type"),
+        (_json(type=...), "Event", "type", "missing field"),
+        (_json(type=3), "3", "type", "unknown event type"),
         (_json(actor=...), "NotificationsRead", "actor", "missing field"),
         (_json(event_id=...), "NotificationsRead", "event_id", "missing field"),
         (_json(colour="red"), "NotificationsRead", "colour", "unknown field"),
@@ -280,7 +292,7 @@ def test_from_json_needs_an_object() -> None:
 
 
 class _IndexFraming:
-    """A toy framing (one byte: index of the writer version) proving the codec is framing-neutral."""
+    """A toy framing (one byte: the writer version's index): the codec is framing-neutral."""
 
     def __init__(self) -> None:
         self.versions = registry.all_versions()

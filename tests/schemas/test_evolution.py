@@ -106,9 +106,7 @@ def test_data_written_with_every_version_reads_with_the_current(
     reader = registry.current(event_type)
     written_names = {f["name"] for f in writer.schema["fields"]}
     defaults = {
-        f["name"]: f["default"]
-        for f in reader.schema["fields"]
-        if f["name"] not in written_names
+        f["name"]: f["default"] for f in reader.schema["fields"] if f["name"] not in written_names
     }
     # What an old producer would have sent: only the fields its schema had.
     old_record = {k: v for k, v in _record(event).items() if k in written_names}

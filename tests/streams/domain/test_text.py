@@ -22,7 +22,7 @@ from streams.domain.text import hashtags, mentions
         ("@_ana @.ana @-ana", []),
         ("@anaé is not ana", []),
         ("@ana.bé", []),
-        ("(@ana) [@ben] \"@cid\"", ["ana", "ben", "cid"]),
+        ('(@ana) [@ben] "@cid"', ["ana", "ben", "cid"]),
         ("@" + "a" * 64, ["a" * 64]),
         ("@" + "a" * 65, []),
         ("", []),

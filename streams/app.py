@@ -1,0 +1,250 @@
+"""The Faust app: thin agents that decode, call ``streams.processors`` and emit.
+
+Built by ``create_app(settings, config)``; nothing here exists at import time (no module-level app).
+
+Ordering that makes a crash harmless (at-least-once everywhere, idempotent everywhere):
+1. a batch is decoded and grouped by key; each key's state is loaded from its table;
+2. the processors fold the batch and collect the rows and events to emit;
+3. every emitted record is sent and its acknowledgement awaited;
+4. only then is each changed state written to its table (changelog topic);
+5. Faust commits the source offsets after the batch is acknowledged.
+A crash before 4 leaves the state behind the emitted rows: the batch is processed again and emits
+the same rows with the same versions. A crash between 4 and 5 leaves the state ahead of the
+offsets: the redelivered events are duplicates the state drops, and their rows already landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from infra.kafka import DLQ_TOPIC, dead_letter_headers, topic_name
+from infra.settings import Settings
+from schemas.codec import decode, encode, record_headers
+from schemas.errors import DecodeError, HubbubError, InvalidEvent
+from schemas.events import Event
+from streams.domain.feeds import AuthorState, FeedConfig
+from streams.domain.follows import FollowerState
+from streams.domain.inbox import InboxState
+from streams.domain.threads import ThreadState
+from streams.processors import Output, process_author, process_inbox, process_thread
+
+log = logging.getLogger("hubbub.streams")
+
+ACTIVITY_TOPIC = "activity"  # content events re-keyed by their actor, for the feeds
+_ROWS_PER_MESSAGE = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamConfig:
+    """How the processors run. ``app_id`` names the consumer group and the tables' changelogs:
+    a replay into fresh state uses a new id."""
+
+    feed: FeedConfig = field(default_factory=FeedConfig)
+    batch_size: int = 2000
+    batch_within_s: float = 0.05
+    web_port: int = 6066
+    workdir: Path = Path(".hubbub/streams")
+    app_id: str | None = None
+
+
+def _dump(state: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+
+
+def _load(raw: bytes) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(zlib.decompress(raw))
+    return loaded
+
+
+class _Emitter:
+    """Sends a batch's output and waits for every acknowledgement."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        def topic(logical: str) -> faust.TopicT:
+            return app.topic(topic_name(settings, logical), key_type=bytes, value_type=bytes,
+                             partitions=settings.partitions)
+
+        self.settings = settings
+        self.content = topic("content")
+        self.activity = topic(ACTIVITY_TOPIC)
+        self.dlq = topic(DLQ_TOPIC)
+        self._derived: dict[str, faust.TopicT] = {}
+        self._topic = topic
+
+    async def emit(self, out: Output) -> None:
+        pending: list[Awaitable[Any]] = []
+        for name, rows in out.rows.items():
+            if not rows:
+                continue
+            derived = self._derived.get(name) or self._derived.setdefault(name, self._topic(name))
+            for i in range(0, len(rows), _ROWS_PER_MESSAGE):
+                value = json.dumps({"rows": rows[i:i + _ROWS_PER_MESSAGE]},
+                                   separators=(",", ":"), ensure_ascii=False).encode()
+                pending.append(await derived.send(value=value, force=True))
+        for event in out.published:
+            pending.append(await self.content.send(
+                key=event.key().encode(), value=encode(event), headers=record_headers(event),
+                force=True))
+        for event in out.forwarded:
+            pending.append(await self.activity.send(
+                key=f"{event.tenant}/{event.actor}".encode(), value=encode(event),
+                headers=record_headers(event), force=True))
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def dead_letter(self, message: Any, *, reason: str, stage: str) -> None:
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
+                    message.offset, reason)
+        fut = await self.dlq.send(
+            key=message.key, value=message.value if message.value is not None else b"",
+            headers=dead_letter_headers(
+                reason=reason, topic=message.topic, partition=message.partition,
+                offset=message.offset, stage=stage, original=list(message.headers or ())),
+            force=True)
+        await fut
+
+
+async def _decode_batch(
+    batch: Sequence[EventT], emitter: _Emitter, *, stage: str, topics: tuple[str, ...],
+) -> dict[bytes, list[Event]]:
+    """Decode and group by record key; a record that cannot be used goes to the dead letters."""
+    by_key: dict[bytes, list[Event]] = {}
+    for item in batch:
+        message = item.message
+        try:
+            event = decode(message.value)
+        except (DecodeError, InvalidEvent) as exc:
+            await emitter.dead_letter(message, reason=str(exc), stage=stage)
+            continue
+        key = message.key or b""
+        expected = (event.key() if event.topic in topics and stage != "authors"
+                    else f"{event.tenant}/{_author_of(event)}").encode()
+        if event.topic not in topics or key != expected:
+            await emitter.dead_letter(
+                message, stage=stage,
+                reason=f"{event.event_type} {event.event_id} does not belong here: key {key!r}, "
+                       f"expected {expected!r} on a {'/'.join(topics)} topic")
+            continue
+        by_key.setdefault(key, []).append(event)
+    return by_key
+
+
+def _author_of(event: Event) -> str:
+    followee = getattr(event, "followee", None)
+    return followee if isinstance(followee, str) else event.actor
+
+
+def create_app(settings: Settings, config: StreamConfig) -> faust.App:
+    """The stream processors as one Faust app (run it with ``run_worker``)."""
+    app_id = config.app_id or f"{settings.topic_prefix}-streams"
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        datadir=str(config.workdir),
+        web_enabled=False,
+        web_bind="127.0.0.1",
+        web_port=config.web_port,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, config.batch_size * 2),
+    )
+    emitter = _Emitter(app, settings)
+
+    def table(name: str) -> Any:
+        return app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
+                         value_type=bytes, use_partitioner=True)
+
+    threads, authors, inboxes = table("threads"), table("authors"), table("inboxes")
+
+    def agent(source: faust.TopicT, stage: str, topics: tuple[str, ...],
+              fold: Callable[[bytes, list[Event], Output], bytes | None]) -> None:
+        async def run(stream: StreamT[bytes]) -> None:
+            async for batch in stream.take_events(config.batch_size, within=config.batch_within_s):
+                by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
+                out = Output()
+                saves: dict[bytes, bytes] = {}
+                for key, events in by_key.items():
+                    try:
+                        saved = fold(key, events, out)
+                    except HubbubError as exc:  # an invariant broke: park the key's records
+                        for item in batch:
+                            if item.message.key == key:
+                                await emitter.dead_letter(item.message, reason=str(exc),
+                                                          stage=stage)
+                        continue
+                    if saved is not None:
+                        saves[key] = saved
+                await emitter.emit(out)
+                tables = {"threads": threads, "authors": authors, "inboxes": inboxes}
+                for key, value in saves.items():
+                    tables[_TABLE_OF[stage]][key] = value
+
+        run.__name__ = f"{stage}_agent"
+        app.agent(source, name=f"{app_id}.{stage}")(run)
+
+    def fold_thread(key: bytes, events: list[Event], out: Output) -> bytes | None:
+        raw = threads.get(key)
+        first = events[0]
+        state = (ThreadState.from_json(_load(raw)) if raw
+                 else ThreadState(first.tenant, getattr(first, "post_id")))
+        return _dump(state.to_json()) if process_thread(state, events, out) else None
+
+    def fold_author(key: bytes, events: list[Event], out: Output) -> bytes | None:
+        raw = authors.get(key)
+        tenant, _, author = key.decode().partition("/")
+        if raw:
+            saved = _load(raw)
+            feed, follows = (AuthorState.from_json(saved["feed"]),
+                             FollowerState.from_json(saved["follows"]))
+        else:
+            feed, follows = AuthorState(tenant, author), FollowerState(tenant, author)
+        if not process_author(feed, follows, events, out, config=config.feed):
+            return None
+        return _dump({"feed": feed.to_json(), "follows": follows.to_json()})
+
+    def fold_inbox(key: bytes, events: list[Event], out: Output) -> bytes | None:
+        raw = inboxes.get(key)
+        first = events[0]
+        state = InboxState.from_json(_load(raw)) if raw else InboxState(first.tenant, first.actor)
+        return _dump(state.to_json()) if process_inbox(state, events, out) else None
+
+    graph_and_activity = app.topic(
+        topic_name(settings, "graph"), topic_name(settings, ACTIVITY_TOPIC),
+        key_type=bytes, value_type=bytes, partitions=settings.partitions)
+    agent(emitter.content, "threads", ("content",), fold_thread)
+    agent(graph_and_activity, "authors", ("graph", "content"), fold_author)
+    agent(emitter._topic("inbox"), "inboxes", ("inbox",), fold_inbox)
+    return app
+
+
+_TABLE_OF = {"threads": "threads", "authors": "authors", "inboxes": "inboxes"}
+
+
+def run_worker(settings: Settings, config: StreamConfig, *, loglevel: str = "warning") -> int:
+    """Run the processors until SIGINT/SIGTERM; several workers share partitions by group."""
+    from faust.worker import Worker
+
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, config)
+    worker = Worker(app, loglevel=loglevel, quiet=True, workdir=str(config.workdir))
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,143 @@
+"""What one batch of events does to the state of one key, and what it emits. Pure: no I/O.
+
+The Faust agents (``streams.app``) and any offline replay share these functions, so live
+processing and a rebuild from offset 0 produce the same rows: every row's version is derived from
+the state (a thread's ``seq``, a follower set's ``seq``, or the event time for feed rows), and the
+state is a fold of the log.
+
+Three keyed processors, one per source partitioning:
+- threads (content topic, key tenant/post): thread state -> notification groups, trend
+  contributions, content state (moderation included), machine spam verdicts, and the content
+  events re-keyed by their actor for the feeds;
+- authors (graph topic and the re-keyed activity topic, key tenant/author): feed fan-out, follow
+  notifications, the follow graph and the author's read-fanout flag;
+- inboxes (inbox topic, key tenant/user): read and seen marks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from schemas.events import (
+    CommentDeleted,
+    CommentEdited,
+    CommentPosted,
+    Event,
+    Followed,
+    PostDeleted,
+    PostEdited,
+    PostPublished,
+    ReactionAdded,
+    ReactionRemoved,
+    Unfollowed,
+)
+from streams import rows
+from streams.domain import feeds
+from streams.domain.follows import FollowerState, follow_groups
+from streams.domain.inbox import InboxState
+from streams.domain.notifications import derive_groups, diff_groups
+from streams.domain.spam import machine_verdict_for
+from streams.domain.threads import ThreadState, to_ms
+from streams.domain.trends import contributions, diff_contributions
+
+# Content events that can change a feed: re-keyed by actor onto the activity topic.
+FEED_EVENT_TYPES = (
+    PostPublished, PostDeleted, CommentPosted, CommentDeleted, ReactionAdded, ReactionRemoved,
+)
+_SCORED = (PostPublished, PostEdited, CommentPosted, CommentEdited)
+
+
+@dataclass
+class Output:
+    """Everything a batch emits: rows per derived topic, events to publish, events to re-key."""
+
+    rows: dict[str, list[rows.Row]] = field(default_factory=lambda: defaultdict(list))
+    published: list[Event] = field(default_factory=list)
+    forwarded: list[Event] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+
+def process_thread(state: ThreadState, events: Sequence[Event], out: Output) -> bool:
+    """Fold ``events`` (all of this thread, in log order) into ``state``; emit what changed.
+
+    New or edited posts and comments are scored for spam as they arrive; a machine verdict is
+    applied to the state at once and published (its id is deterministic, so the copy that comes
+    back through the log, or a rescoring on replay, is dropped as a duplicate). Returns whether
+    the state changed (and so must be saved).
+    """
+    before_groups = derive_groups(state)
+    before_contribs = contributions(state)
+    before_objects = dict(state.objects)
+    changed = False
+    for event in events:
+        if isinstance(event, FEED_EVENT_TYPES):
+            out.forwarded.append(event)  # duplicates too: the feed state drops them itself
+        if not state.apply(event):
+            continue
+        changed = True
+        if isinstance(event, _SCORED):
+            object_id = event.post_id if isinstance(event, PostPublished | PostEdited) else (
+                event.comment_id)
+            obj = state.objects.get(object_id)
+            verdict = obj and machine_verdict_for(
+                obj, tenant=state.tenant, post_id=state.post_id, revision=state.seq)
+            if verdict and state.apply(verdict):
+                out.published.append(verdict)
+    if not changed:
+        return False
+    version = state.seq
+    for change in diff_groups(before_groups, derive_groups(state), version=version):
+        out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
+    for c in diff_contributions(before_contribs, contributions(state), version=version):
+        out.rows[rows.TREND_CONTRIBUTIONS].append(rows.contribution_row(c))
+    for object_id, obj in state.objects.items():
+        if obj.published and before_objects.get(object_id) != obj:
+            out.rows[rows.CONTENT_STATE].append(
+                rows.content_row(obj, tenant=state.tenant, post_id=state.post_id, version=version))
+    return True
+
+
+def process_author(
+    feed: feeds.AuthorState,
+    follows: FollowerState,
+    events: Sequence[Event],
+    out: Output,
+    *,
+    config: feeds.FeedConfig,
+) -> bool:
+    """Fold an author's graph and activity events into its feed and follower state."""
+    before_groups = follow_groups(follows)
+    before_fanout = feed.read_fanout
+    follows_changed = False
+    for event in events:
+        for change in feeds.apply(feed, event, config):
+            out.rows[rows.FEED_ITEMS].append(rows.feed_row(change))
+        if isinstance(event, Followed | Unfollowed) and follows.apply(event):
+            follows_changed = True
+            out.rows[rows.FOLLOWS_STATE].append(rows.follow_row(
+                tenant=follows.tenant, follower=event.actor, followee=follows.followee,
+                since_ms=to_ms(event.occurred_at), version=follows.seq,
+                is_deleted=isinstance(event, Unfollowed)))
+    if follows_changed:
+        after_groups = follow_groups(follows)
+        for change in diff_groups(before_groups, after_groups, version=follows.seq):
+            out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
+    if follows_changed or feed.read_fanout != before_fanout:
+        out.rows[rows.AUTHOR_STATE].append(
+            rows.author_row(follows, read_fanout=feed.read_fanout, version=follows.seq))
+    # The feed state remembers every applied id, even when no row changes: always save it.
+    return bool(events)
+
+
+def process_inbox(state: InboxState, events: Sequence[Event], out: Output) -> bool:
+    """Fold read/seen marks; emit the user's marks row when one moved."""
+    changed = False
+    for event in events:
+        changed = state.apply(event) or changed
+    if changed:
+        out.rows[rows.INBOX_STATE].append(rows.inbox_row(state))
+    return changed
