@@ -57,7 +57,11 @@ def translate(exc: BaseException, *, where: str) -> HubbubError:
     """Turn a kafka-python exception into a Hubbub error that says where it happened."""
     if isinstance(exc, HubbubError):
         return exc
-    if isinstance(exc, kerrors.NoBrokersAvailable | kerrors.KafkaConnectionError) or (
+    unreachable = tuple(
+        getattr(kerrors, name) for name in ("NoBrokersAvailable", "KafkaConnectionError")
+        if hasattr(kerrors, name)  # kafka-python 3 dropped NoBrokersAvailable
+    )
+    if isinstance(exc, unreachable) or (
         isinstance(exc, kerrors.KafkaError) and getattr(exc, "retriable", False)
     ):
         return BrokerUnavailable(
@@ -191,3 +195,33 @@ def dead_letter_headers(
         ("dlq_stage", stage.encode()),
         *[(k, v) for k, v in original if not k.startswith("dlq_")],
     ]
+
+
+def consumer_lag(settings: Settings, group_id: str, topics: Sequence[str]) -> int:
+    """Records on ``topics`` that ``group_id`` has not committed yet (end offset - committed).
+
+    A partition the group never committed counts whole. For progress displays, benchmarks and
+    tests waiting for a pipeline to go quiet.
+    """
+    from kafka import TopicPartition
+
+    consumer = make_consumer(settings, [], group_id=None)
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+        with admin(settings) as client:
+            committed = client.list_group_offsets({group_id: None}).get(group_id, {})
+    except HubbubError:
+        raise
+    except Exception as exc:
+        raise translate(exc, where=f"reading the lag of group {group_id}") from exc
+    finally:
+        consumer.close()
+    lag = 0
+    for tp in partitions:
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        lag += max(0, ends.get(tp, 0) - done)
+    return lag

@@ -84,6 +84,10 @@ class Settings:
         """A copy with some fields changed (flags given on the command line)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """The ``HUBBUB_*`` variables that rebuild these settings in a child process."""
+        return {var: str(getattr(self, name)) for var, name in _ENV.items()}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``HUBBUB_*`` variables; a malformed value names its variable."""

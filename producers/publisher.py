@@ -17,7 +17,7 @@ from typing import Any
 
 from kafka.producer.future import FutureRecordMetadata
 
-from infra.kafka import make_producer, topic_name, translate
+from infra.kafka import EVENT_TOPICS, make_producer, topic_name, translate
 from infra.settings import Settings
 from schemas.codec import encode, record_headers
 from schemas.errors import HubbubError, PublishFailed
@@ -80,6 +80,21 @@ class Publisher:
         self._topics: dict[str, str] = {}
         self._in_flight: list[Delivery] = []
         self._last_cause = ""
+        # Set when the broker did not answer a metadata request: later sends in the same flush
+        # window fail at once (named by flush) instead of each blocking for the whole timeout.
+        self._unreachable = False
+        self._warm_metadata()
+
+    def _warm_metadata(self) -> None:
+        # Fetch every event topic's partitions now, so that no publish waits on metadata later.
+        for logical in EVENT_TOPICS:
+            topic = self._topics[logical] = topic_name(self._settings, logical)
+            try:
+                self._producer.partitions_for(topic)
+            except Exception as exc:
+                self._last_cause = str(translate(exc, where=f"fetching metadata of {topic}"))
+                self._unreachable = True
+                return
 
     def __enter__(self) -> Publisher:
         return self
@@ -112,14 +127,14 @@ class Publisher:
         except Exception as exc:
             self._last_cause = str(translate(exc, where=f"sending to {topic}"))
             future = None
-        delivery = Delivery(label[0], label[1], future)
-        self._in_flight.append(delivery)
-        return delivery
+        return self._track(Delivery(label[0], label[1], future))
 
     def _send(self, event: Event, payload: bytes) -> Delivery:
         topic = self._topics.get(event.topic)
         if topic is None:
             topic = self._topics[event.topic] = topic_name(self._settings, event.topic)
+        if self._unreachable:
+            return self._track(Delivery(event.event_type, event.event_id, None))
         try:
             future = self._producer.send(
                 topic,
@@ -130,8 +145,11 @@ class Publisher:
             )
         except Exception as exc:  # metadata wait timed out, buffer full, closed producer
             self._last_cause = str(translate(exc, where=f"sending to {topic}"))
+            self._unreachable = True
             future = None
-        delivery = Delivery(event.event_type, event.event_id, future)
+        return self._track(Delivery(event.event_type, event.event_id, future))
+
+    def _track(self, delivery: Delivery) -> Delivery:
         self._in_flight.append(delivery)
         if len(self._in_flight) >= _PRUNE_EVERY:
             self._in_flight = [d for d in self._in_flight if not d.done() or d.failed()]
@@ -161,6 +179,7 @@ class Publisher:
                 if d._future is not None and not cause:
                     cause = str(translate(d._future.exception, where="publishing"))
         self._last_cause = ""
+        self._unreachable = False  # the next publish tries the broker again
         if unsent:
             raise PublishFailed(unsent, cause or "broker did not acknowledge")
         return len(in_flight)

@@ -57,7 +57,7 @@ def example_events(tenant: str = "acme-blog") -> list[Event]:
                            "object_kind": "post", "reaction": "like"}),
         (NotificationsSeen, {"actor": "ana", "up_to_at": t + timedelta(minutes=9)}),
         (NotificationsRead, {"actor": "ana", "up_to_at": t + timedelta(minutes=10),
-                             "group_keys": ("comment:p1",)}),
+                             "group_keys": ("comment:post:p1",)}),
         (CommentDeleted, {"actor": "ana", "post_id": "p1", "comment_id": "c2"}),
         (Unfollowed, {"actor": "ben", "followee": "ana"}),
         (PostDeleted, {"actor": "ana", "post_id": "p1"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def test_invalid_json_lines_are_reported_and_the_rest_still_go(settings: Setting
 
 def test_an_invalid_event_raises_before_anything_is_sent() -> None:
     with pytest.raises(InvalidEvent) as info:
-        CommentPosted(tenant="t", actor="ana", post_id="p1", comment_id="c1", body="")
+        CommentPosted(tenant="t", actor="ana", post_id="p1", comment_id="c1", body="",
+                      occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
     assert info.value.field == "body"
 
 
