@@ -1,0 +1,106 @@
+"""Run the real pipeline for a test: `hubbub worker` and `hubbub sink` as child processes.
+
+The processes get the test's own settings (topic prefix, ClickHouse database) through HUBBUB_*
+variables, so they behave exactly as they would in production, and can be killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hubbub.cmd_infra import apply_schema
+from infra.kafka import EVENT_TOPICS, consumer_lag, topic_name
+from infra.launchers.common import pick_free_ports
+from infra.settings import Settings
+from streams.app import ACTIVITY_TOPIC
+from streams.rows import DERIVED_TOPICS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Pipeline:
+    """Workers and a sink over ``settings``; ``wait_quiet`` blocks until every record is in."""
+
+    def __init__(self, settings: Settings, workdir: Path, *, worker_args: tuple[str, ...] = (),
+                 sink_group: str | None = None) -> None:
+        self.settings = settings
+        self.workdir = workdir
+        self.worker_args = worker_args
+        self.app_id = f"{settings.topic_prefix}-streams"
+        self.sink_group = sink_group or f"{settings.topic_prefix}-sink"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        apply_schema(settings)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        env = dict(os.environ, **self.settings.to_env(), HUBBUB_STATE_DIR=str(self.workdir))
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "hubbub.cli", *args], env=env, cwd=REPO, stdout=log,
+            stderr=subprocess.STDOUT)
+
+    def start_worker(self) -> None:
+        (port,) = pick_free_ports(1)
+        self._spawn("worker", ["worker", "--web-port", str(port), "--app-id", self.app_id,
+                               *self.worker_args])
+
+    def start_sink(self) -> None:
+        self._spawn("sink", ["sink", "--group", self.sink_group])
+
+    def start(self) -> Pipeline:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.start_worker()
+        self.start_sink()
+        return self
+
+    def lag(self) -> int:
+        s = self.settings
+        sources = [topic_name(s, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
+        derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
+        return consumer_lag(s, self.app_id, sources) + consumer_lag(s, self.sink_group, derived)
+
+    def wait_quiet(self, *, timeout_s: float = 180.0, settle_s: float = 3.0) -> None:
+        """Until both groups have committed everything, twice ``settle_s`` apart."""
+        deadline = time.monotonic() + timeout_s
+        quiet_since: float | None = None
+        while True:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise AssertionError(f"{name} exited with {proc.returncode}: "
+                                         f"{self.log_tail(name)}")
+            if self.lag() == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle_s:
+                    return
+            else:
+                quiet_since = None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pipeline not quiet after {timeout_s} s (lag {self.lag()})\n"
+                                     f"worker: {self.log_tail('worker')}")
+            time.sleep(0.5)
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        self.procs.clear()
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.workdir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
