@@ -44,6 +44,7 @@ __all__ = [
     "Column",
     "Table",
     "event_row",
+    "qualified",
     "rows_of",
     "table_for_topic",
 ]
@@ -243,6 +244,11 @@ EVENTS = Table("", "events", (
 ))
 
 _BY_TOPIC: dict[str, Table] = {t.topic: t for t in DERIVED_TABLES}
+
+
+def qualified(database: str, name: str) -> str:
+    """``database.name`` quoted for SQL text (the database comes from settings, not from users)."""
+    return f"`{database.replace('`', '')}`.{name}"
 
 
 def table_for_topic(logical: str) -> Table | None:

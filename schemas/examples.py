@@ -63,7 +63,7 @@ def example_events(tenant: str = "acme-blog") -> list[Event]:
         (PostDeleted, {"actor": "ana", "post_id": "p1"}),
     ]
     return [
-        cls(event_id=stable_event_id("hubbub.examples", tenant, str(n)),  # type: ignore[call-arg]
-            occurred_at=t + timedelta(minutes=n), tenant=tenant, **fields)
+        cls(event_id=stable_event_id("hubbub.examples", tenant, str(n)),
+            occurred_at=t + timedelta(minutes=n), tenant=tenant, **fields)  # type: ignore[arg-type]
         for n, (cls, fields) in enumerate(specs)
     ]

@@ -79,14 +79,14 @@ class _Emitter:
         self.activity = topic(ACTIVITY_TOPIC)
         self.dlq = topic(DLQ_TOPIC)
         self._derived: dict[str, faust.TopicT] = {}
-        self._topic = topic
+        self.topic = topic
 
     async def emit(self, out: Output) -> None:
         pending: list[Awaitable[Any]] = []
         for name, rows in out.rows.items():
             if not rows:
                 continue
-            derived = self._derived.get(name) or self._derived.setdefault(name, self._topic(name))
+            derived = self._derived.get(name) or self._derived.setdefault(name, self.topic(name))
             for i in range(0, len(rows), _ROWS_PER_MESSAGE):
                 value = json.dumps({"rows": rows[i:i + _ROWS_PER_MESSAGE]},
                                    separators=(",", ":"), ensure_ascii=False).encode()
@@ -115,20 +115,21 @@ class _Emitter:
 
 
 async def _decode_batch(
-    batch: Sequence[EventT], emitter: _Emitter, *, stage: str, topics: tuple[str, ...],
+    batch: Sequence[EventT[bytes]], emitter: _Emitter, *, stage: str, topics: tuple[str, ...],
 ) -> dict[bytes, list[Event]]:
     """Decode and group by record key; a record that cannot be used goes to the dead letters."""
     by_key: dict[bytes, list[Event]] = {}
     for item in batch:
         message = item.message
         try:
-            event = decode(message.value)
+            event = decode(message.value or b"")
         except (DecodeError, InvalidEvent) as exc:
             await emitter.dead_letter(message, reason=str(exc), stage=stage)
             continue
         key = message.key or b""
-        expected = (event.key() if event.topic in topics and stage != "authors"
-                    else f"{event.tenant}/{_author_of(event)}").encode()
+        # The authors agent reads events re-keyed by author; the others read them as published.
+        expected = (f"{event.tenant}/{_author_of(event)}" if stage == "authors"
+                    else event.key()).encode()
         if event.topic not in topics or key != expected:
             await emitter.dead_letter(
                 message, stage=stage,
@@ -170,18 +171,18 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         return app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
                          value_type=bytes, use_partitioner=True)
 
-    threads, authors, inboxes = table("threads"), table("authors"), table("inboxes")
-
-    def agent(source: faust.TopicT, stage: str, topics: tuple[str, ...],
-              fold: Callable[[bytes, list[Event], Output], bytes | None]) -> None:
+    def agent(source: faust.TopicT, stage: str, topics: tuple[str, ...], state: Any,
+              fold: Callable[[bytes | None, bytes, list[Event], Output], bytes | None]) -> None:
         async def run(stream: StreamT[bytes]) -> None:
-            async for batch in stream.take_events(config.batch_size, within=config.batch_within_s):
+            batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
+                config.batch_size, within=config.batch_within_s)
+            async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 out = Output()
                 saves: dict[bytes, bytes] = {}
                 for key, events in by_key.items():
                     try:
-                        saved = fold(key, events, out)
+                        saved = fold(state.get(key), key, events, out)
                     except HubbubError as exc:  # an invariant broke: park the key's records
                         for item in batch:
                             if item.message.key == key:
@@ -191,22 +192,21 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     if saved is not None:
                         saves[key] = saved
                 await emitter.emit(out)
-                tables = {"threads": threads, "authors": authors, "inboxes": inboxes}
-                for key, value in saves.items():
-                    tables[_TABLE_OF[stage]][key] = value
+                for key, value in saves.items():  # only after the output is acknowledged
+                    state[key] = value
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
 
-    def fold_thread(key: bytes, events: list[Event], out: Output) -> bytes | None:
-        raw = threads.get(key)
+    def fold_thread(raw: bytes | None, key: bytes, events: list[Event], out: Output
+                    ) -> bytes | None:
         first = events[0]
         state = (ThreadState.from_json(_load(raw)) if raw
                  else ThreadState(first.tenant, getattr(first, "post_id")))
         return _dump(state.to_json()) if process_thread(state, events, out) else None
 
-    def fold_author(key: bytes, events: list[Event], out: Output) -> bytes | None:
-        raw = authors.get(key)
+    def fold_author(raw: bytes | None, key: bytes, events: list[Event], out: Output
+                    ) -> bytes | None:
         tenant, _, author = key.decode().partition("/")
         if raw:
             saved = _load(raw)
@@ -218,8 +218,8 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
             return None
         return _dump({"feed": feed.to_json(), "follows": follows.to_json()})
 
-    def fold_inbox(key: bytes, events: list[Event], out: Output) -> bytes | None:
-        raw = inboxes.get(key)
+    def fold_inbox(raw: bytes | None, key: bytes, events: list[Event], out: Output
+                   ) -> bytes | None:
         first = events[0]
         state = InboxState.from_json(_load(raw)) if raw else InboxState(first.tenant, first.actor)
         return _dump(state.to_json()) if process_inbox(state, events, out) else None
@@ -227,13 +227,10 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
     graph_and_activity = app.topic(
         topic_name(settings, "graph"), topic_name(settings, ACTIVITY_TOPIC),
         key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    agent(emitter.content, "threads", ("content",), fold_thread)
-    agent(graph_and_activity, "authors", ("graph", "content"), fold_author)
-    agent(emitter._topic("inbox"), "inboxes", ("inbox",), fold_inbox)
+    agent(emitter.content, "threads", ("content",), table("threads"), fold_thread)
+    agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), fold_author)
+    agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), fold_inbox)
     return app
-
-
-_TABLE_OF = {"threads": "threads", "authors": "authors", "inboxes": "inboxes"}
 
 
 def run_worker(settings: Settings, config: StreamConfig, *, loglevel: str = "warning") -> int:

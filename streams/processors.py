@@ -124,8 +124,8 @@ def process_author(
                 is_deleted=isinstance(event, Unfollowed)))
     if follows_changed:
         after_groups = follow_groups(follows)
-        for change in diff_groups(before_groups, after_groups, version=follows.seq):
-            out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
+        for group_change in diff_groups(before_groups, after_groups, version=follows.seq):
+            out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(group_change))
     if follows_changed or feed.read_fanout != before_fanout:
         out.rows[rows.AUTHOR_STATE].append(
             rows.author_row(follows, read_fanout=feed.read_fanout, version=follows.seq))
