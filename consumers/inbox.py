@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from consumers.rows import qualified
+from consumers.rows import with_database
 from infra.clickhouse import ClickHouse
 
 __all__ = ["Notification", "notifications", "render", "unread_counts"]
@@ -73,18 +73,41 @@ def render(
     return f"{who} {what}{about}"
 
 
-def _marks_sql(ch: ClickHouse) -> str:
-    # An aggregate without GROUP BY yields one row even for a user without an inbox row, with
-    # every mark at its default (1970, an empty map): the join never loses the groups.
-    return f"""
-        SELECT any(read_up_to_at) AS read_at, any(seen_up_to_at) AS seen_at,
-               any(group_reads) AS reads
-        FROM {qualified(ch.database, "inbox_state")} FINAL
-        WHERE tenant = {{tenant:String}} AND user = {{recipient:String}}
-    """
-
-
-_UNREAD = "g.last_at > greatest(m.read_at, m.reads[concat(g.kind, ':', g.object_kind, ':', g.object_id)])"
+# An aggregate without GROUP BY yields one row even for a user without an inbox row, with every
+# mark at its default (1970, an empty map): the cross join never loses the groups.
+_MARKS = """
+    SELECT any(read_up_to_at) AS read_at, any(seen_up_to_at) AS seen_at, any(group_reads) AS reads
+    FROM {db}.inbox_state FINAL
+    WHERE tenant = {tenant:String} AND user = {recipient:String}
+"""
+_UNREAD = (
+    "g.last_at > greatest(m.read_at, "
+    "m.reads[concat(g.kind, ':', g.object_kind, ':', g.object_id)])"
+)
+_NOTIFICATIONS = """
+    SELECT g.kind, g.object_kind, g.object_id, g.post_id, g.actor_count, g.latest_actors,
+           toUnixTimestamp64Milli(g.first_at), toUnixTimestamp64Milli(g.last_at), g.excerpt,
+           UNREAD, g.last_at > m.seen_at
+    FROM (
+        SELECT kind, object_kind, object_id, post_id, actor_count, latest_actors, first_at,
+               last_at, excerpt
+        FROM {db}.notification_groups FINAL
+        WHERE tenant = {tenant:String} AND recipient = {recipient:String}
+        ORDER BY last_at DESC, kind, object_kind, object_id
+        LIMIT {limit:UInt32}
+    ) AS g
+    CROSS JOIN (MARKS) AS m
+    ORDER BY g.last_at DESC, g.kind, g.object_kind, g.object_id
+""".replace("UNREAD", _UNREAD).replace("MARKS", _MARKS)
+_COUNTS = """
+    SELECT countIf(UNREAD), countIf(g.last_at > m.seen_at)
+    FROM (
+        SELECT kind, object_kind, object_id, last_at
+        FROM {db}.notification_groups FINAL
+        WHERE tenant = {tenant:String} AND recipient = {recipient:String}
+    ) AS g
+    CROSS JOIN (MARKS) AS m
+""".replace("UNREAD", _UNREAD).replace("MARKS", _MARKS)
 
 
 def notifications(
@@ -96,24 +119,8 @@ def notifications(
     Raises ``ValueError`` if ``limit < 1``."""
     if limit < 1:
         raise ValueError(f"notifications limit must be >= 1, got {limit}")
-    found = ch.rows(
-        f"""
-        SELECT g.kind, g.object_kind, g.object_id, g.post_id, g.actor_count, g.latest_actors,
-               toUnixTimestamp64Milli(g.first_at), toUnixTimestamp64Milli(g.last_at), g.excerpt,
-               {_UNREAD}, g.last_at > m.seen_at
-        FROM (
-            SELECT kind, object_kind, object_id, post_id, actor_count, latest_actors, first_at,
-                   last_at, excerpt
-            FROM {qualified(ch.database, "notification_groups")} FINAL
-            WHERE tenant = {{tenant:String}} AND recipient = {{recipient:String}}
-            ORDER BY last_at DESC, kind, object_kind, object_id
-            LIMIT {{limit:UInt32}}
-        ) AS g
-        CROSS JOIN ({_marks_sql(ch)}) AS m
-        ORDER BY g.last_at DESC, g.kind, g.object_kind, g.object_id
-        """,
-        parameters={"tenant": tenant, "recipient": recipient, "limit": limit},
-    )
+    found = ch.rows(with_database(_NOTIFICATIONS, ch.database),
+                    parameters={"tenant": tenant, "recipient": recipient, "limit": limit})
     out: list[Notification] = []
     for kind, object_kind, object_id, post_id, count, actors, first, last, excerpt, unread, \
             unseen in found:
@@ -132,17 +139,7 @@ def notifications(
 def unread_counts(ch: ClickHouse, *, tenant: str, recipient: str) -> tuple[int, int]:
     """``(unread, unseen)``: how many of ``recipient``'s live groups are unread and unseen.
     One query."""
-    found = ch.rows(
-        f"""
-        SELECT countIf({_UNREAD}), countIf(g.last_at > m.seen_at)
-        FROM (
-            SELECT kind, object_kind, object_id, last_at
-            FROM {qualified(ch.database, "notification_groups")} FINAL
-            WHERE tenant = {{tenant:String}} AND recipient = {{recipient:String}}
-        ) AS g
-        CROSS JOIN ({_marks_sql(ch)}) AS m
-        """,
-        parameters={"tenant": tenant, "recipient": recipient},
-    )
+    found = ch.rows(with_database(_COUNTS, ch.database),
+                    parameters={"tenant": tenant, "recipient": recipient})
     unread, unseen = found[0]
     return int(unread), int(unseen)

@@ -5,13 +5,24 @@ to three parameterised queries and returns frozen values with times as epoch mil
 Connection failures raise ``SinkUnavailable`` and refused queries ``HubbubError`` (from
 ``infra.clickhouse``); wrong arguments raise ``ValueError``.
 
-Deduplication: reads use ``FINAL``. Measured against ``argMax(..., version)`` with ``GROUP BY``
-on the dedup key (``consumers/readbench.py``, 1M feed rows in 41 unmerged parts, 2 cores) FINAL
-was as fast or faster for both the feed page and the inbox, and it is the only one of the two
-that is *right* on equal versions: ReplacingMergeTree keeps the row inserted last, argMax an
-arbitrary one. FINAL also drops keys whose surviving row is a deletion (``is_deleted``) by
-itself. Filters on columns outside the sorting key are applied after FINAL's merge (ClickHouse
-does not move them to PREWHERE under FINAL), so a stale row never shows through a newer one.
+Deduplication: reads use ``FINAL``, not ``argMax(..., version)`` with ``GROUP BY`` on the dedup
+key. ``python -m consumers.readbench`` (1M feed rows and 1M groups of 10 000 users, a fifth of
+the keys rewritten, 2% deleted, merges stopped; chdb 26.9 on 2 shared cores), median latency of
+the feed candidates query and the inbox query from Python, FINAL vs argMax:
+
+    all in 1 part (merged)   feed  9.9 vs 12.0 ms   inbox  8.0 vs  9.6 ms   FINAL 1.2x faster
+    6 parts                  feed 16.0 vs 16.5 ms   inbox 13.3 vs 14.5 ms   even
+    10 parts                 feed 21.9 vs 20.7 ms   inbox 19.1 vs 18.3 ms   even
+    24 parts                 feed 24.3 vs 18.6 ms   inbox 27.7 vs 17.0 ms   argMax 1.3-1.6x faster
+
+Neither wins everywhere: FINAL gets cheaper as merges catch up, argMax does not. FINAL is kept
+because it is the one that is *right*: on equal versions (two events in one millisecond)
+ReplacingMergeTree keeps the row inserted last, the rule the processors rely on, while argMax
+picks any of them; and it drops keys whose surviving row is a deletion by itself. The sink
+inserts once per table per batch (``batch_ms``), which keeps the part count, and so the cost of
+FINAL, low; if a deployment shows many active parts, batch longer rather than switch.
+Filters on columns outside the sorting key are applied after FINAL's merge (ClickHouse does not
+move them to PREWHERE under FINAL), so a stale row never shows through a newer one.
 
 The inbox (``notifications``, ``unread_counts``) lives in ``consumers.inbox`` and the trends in
 ``consumers.trends``; they are re-exported here so the read API is one import.
@@ -23,8 +34,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consumers.rows import qualified
 from consumers.inbox import Notification, notifications, render, unread_counts
+from consumers.rows import with_database
 from consumers.trends import TrendCount, TrendingItem, score, trend_counts, trending
 from infra.clickhouse import ClickHouse
 
@@ -47,10 +58,6 @@ __all__ = [
 ]
 
 ACTIVITY_KINDS: frozenset[str] = frozenset({"post", "comment", "reaction"})
-
-
-def table(ch: ClickHouse, name: str) -> str:
-    return qualified(ch.database, name)
 
 
 # -- feeds ----------------------------------------------------------------------------------------
@@ -98,9 +105,10 @@ class _Content:
     deleted: bool
     spam: bool
 
-    def shown_to(self, viewer: str) -> bool:
-        # Deleted objects are hidden from everyone, spam from everyone but its author.
-        return not self.deleted and (not self.spam or viewer == self.author)
+    def shows(self, *, entry_author: str, viewer: str) -> bool:
+        # streams.domain.feeds.is_visible: deleted hides from everyone, spam from everyone but
+        # the author of the entry (who sees their own activities as if nothing happened).
+        return not self.deleted and (not self.spam or viewer == entry_author)
 
 
 def _target(activity_id: str) -> tuple[str, str] | None:
@@ -113,49 +121,49 @@ def _target(activity_id: str) -> tuple[str, str] | None:
     return None
 
 
-def _candidates_sql(ch: ClickHouse, *, cursor: str) -> str:
-    # Pushed rows: the viewer's own feed, where (unless keep_unfollowed) rows of authors the
-    # viewer no longer follows are dropped; the feed state only tombstones the most recent
-    # activities of an unfollowed author, older pushed copies stay in the table.
-    # Pulled rows: the own activities of read-fanout authors the viewer follows now.
-    follows, authors = table(ch, "follows_state"), table(ch, "author_state")
-    return f"""
-        WITH followees AS (
-            SELECT followee FROM {follows} FINAL
-            WHERE tenant = {{tenant:String}} AND follower = {{viewer:String}}
-        ),
-        pulled AS (
-            SELECT author FROM {authors} FINAL
-            WHERE tenant = {{tenant:String}} AND read_fanout = 1 AND author IN followees
-        )
-        SELECT activity_id, kind, author, post_id, toUnixTimestamp64Milli(created_at)
-        FROM {table(ch, "feed_items")} FINAL
-        WHERE tenant = {{tenant:String}}
-          AND (owner = {{viewer:String}} OR owner IN pulled)
-          AND if(owner = {{viewer:String}},
-                 author = {{viewer:String}} OR {{keep_unfollowed:UInt8}} = 1
-                     OR author IN followees,
-                 author = owner)
-          AND kind IN {{kinds:Array(String)}}
-          {cursor}
-        ORDER BY created_at DESC, activity_id DESC
-        LIMIT 1 BY activity_id
-        LIMIT {{fetch:UInt32}}
-    """
+# Pushed rows: the viewer's own feed, where (unless keep_unfollowed) rows of authors the viewer
+# no longer follows are dropped: the feed state only tombstones the most recent activities of an
+# unfollowed author, older pushed copies stay in the table. Pulled rows: the own activities of
+# the read-fanout authors the viewer follows now. The cursor is a parameter too (has_cursor = 0:
+# none; has_id = 0: by time only); it filters after FINAL, like every non-key condition.
+_CANDIDATES = """
+    WITH followees AS (
+        SELECT followee FROM {db}.follows_state FINAL
+        WHERE tenant = {tenant:String} AND follower = {viewer:String}
+    ),
+    pulled AS (
+        SELECT author FROM {db}.author_state FINAL
+        WHERE tenant = {tenant:String} AND read_fanout = 1 AND author IN followees
+    )
+    SELECT activity_id, kind, author, post_id, toUnixTimestamp64Milli(created_at) AS created_ms
+    FROM {db}.feed_items FINAL
+    WHERE tenant = {tenant:String}
+      AND (owner = {viewer:String} OR owner IN pulled)
+      AND if(owner = {viewer:String},
+             author = {viewer:String} OR {keep_unfollowed:UInt8} = 1 OR author IN followees,
+             author = owner)
+      AND kind IN {kinds:Array(String)}
+      AND ({has_cursor:UInt8} = 0
+           OR created_ms < {before_ms:Int64}
+           OR ({has_id:UInt8} = 1 AND created_ms = {before_ms:Int64}
+               AND activity_id < {before_id:String}))
+    ORDER BY created_at DESC, activity_id DESC
+    LIMIT 1 BY activity_id
+    LIMIT {fetch:UInt32}
+"""
+
+_CONTENT = """
+    SELECT object_id, kind, author, title, body, toUnixTimestamp64Milli(edited_at), deleted, spam
+    FROM {db}.content_state FINAL
+    WHERE tenant = {tenant:String} AND object_id IN {ids:Array(String)}
+"""
 
 
 def _content(ch: ClickHouse, *, tenant: str, object_ids: Collection[str]) -> dict[str, _Content]:
     if not object_ids:
         return {}
-    found = ch.rows(
-        f"""
-        SELECT object_id, kind, author, title, body, toUnixTimestamp64Milli(edited_at),
-               deleted, spam
-        FROM {table(ch, "content_state")} FINAL
-        WHERE tenant = {{tenant:String}} AND object_id IN {{ids:Array(String)}}
-        """,
-        parameters={"tenant": tenant, "ids": sorted(object_ids)},
-    )
+    found = ch.rows(with_database(_CONTENT, ch.database),
+                    parameters={"tenant": tenant, "ids": sorted(object_ids)})
     return {
         r[0]: _Content(kind=r[1], author=r[2], title=r[3], body=r[4], edited_ms=int(r[5]),
                        deleted=bool(r[6]), spam=bool(r[7]))
@@ -177,10 +185,11 @@ def feed_page(
     """One page of ``viewer``'s home feed, newest first (ties by activity id, descending).
 
     Merges the viewer's pushed rows with the pulled activities of the read-fanout authors the
-    viewer currently follows; an activity in both shows once. Hidden: activities whose object
-    is deleted, or spam unless the viewer wrote it; every activity of a thread whose post is
-    deleted, or spam unless the viewer wrote the post; activities whose object has no content
-    state yet (the text would be missing; it shows once the content sink catches up); pushed
+    viewer currently follows; an activity in both shows once. Hidden, as
+    ``streams.domain.feeds.is_visible`` decides it for the activity's object and again for its
+    thread's post: activities whose object or post is deleted, or spam unless the viewer is the
+    activity's author. Also hidden: activities whose object or post has no content state yet
+    (the text would be missing; they show once the content sink catches up), and pushed
     activities of authors the viewer no longer follows, unless ``keep_unfollowed``.
 
     The cursor is a keyset as in ``streams.domain.feeds.merge_feed_page``: entries strictly
@@ -203,21 +212,15 @@ def feed_page(
     items: list[FeedItem] = []
     seen: set[str] = set()
     cursor_ms, cursor_id = before_ms, before_id
+    sql = with_database(_CANDIDATES, ch.database)
     while len(items) < want:
-        cursor = ""
         parameters: dict[str, Any] = {
             "tenant": tenant, "viewer": viewer, "kinds": sorted(kinds), "fetch": fetch,
-            "keep_unfollowed": int(keep_unfollowed),
+            "keep_unfollowed": int(keep_unfollowed), "has_cursor": int(cursor_ms is not None),
+            "before_ms": cursor_ms or 0, "has_id": int(cursor_id is not None),
+            "before_id": cursor_id or "",
         }
-        if cursor_ms is not None:
-            parameters["before_ms"] = cursor_ms
-            at = "fromUnixTimestamp64Milli({before_ms:Int64}, 'UTC')"
-            if cursor_id is None:
-                cursor = f"AND created_at < {at}"
-            else:
-                parameters["before_id"] = cursor_id
-                cursor = f"AND (created_at, activity_id) < ({at}, {{before_id:String}})"
-        candidates = ch.rows(_candidates_sql(ch, cursor=cursor), parameters=parameters)
+        candidates = ch.rows(sql, parameters=parameters)
         items.extend(_visible(ch, candidates, tenant=tenant, viewer=viewer, seen=seen))
         if len(candidates) < fetch:
             break
@@ -243,7 +246,8 @@ def _visible(
         if target is None or activity_id in seen:
             continue
         obj, post = content.get(target[1]), content.get(post_id)
-        if obj is None or post is None or not obj.shown_to(viewer) or not post.shown_to(viewer):
+        if (obj is None or post is None or not obj.shows(entry_author=author, viewer=viewer)
+                or not post.shows(entry_author=author, viewer=viewer)):
             continue
         seen.add(activity_id)
         shown.append(FeedItem(
@@ -276,17 +280,18 @@ class ModerationState:
     version: int
 
 
+_MODERATION = """
+    SELECT post_id, kind, author, deleted, spam, machine_verdict, person_verdict,
+           toUnixTimestamp64Milli(created_at), toUnixTimestamp64Milli(edited_at), version
+    FROM {db}.content_state FINAL
+    WHERE tenant = {tenant:String} AND object_id = {object_id:String}
+"""
+
+
 def moderation(ch: ClickHouse, *, tenant: str, object_id: str) -> ModerationState | None:
     """The state of post or comment ``object_id``; None if the content sink has not seen it."""
-    found = ch.rows(
-        f"""
-        SELECT post_id, kind, author, deleted, spam, machine_verdict, person_verdict,
-               toUnixTimestamp64Milli(created_at), toUnixTimestamp64Milli(edited_at), version
-        FROM {table(ch, "content_state")} FINAL
-        WHERE tenant = {{tenant:String}} AND object_id = {{object_id:String}}
-        """,
-        parameters={"tenant": tenant, "object_id": object_id},
-    )
+    found = ch.rows(with_database(_MODERATION, ch.database),
+                    parameters={"tenant": tenant, "object_id": object_id})
     if not found:
         return None
     r = found[0]

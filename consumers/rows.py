@@ -44,9 +44,9 @@ __all__ = [
     "Column",
     "Table",
     "event_row",
-    "qualified",
     "rows_of",
     "table_for_topic",
+    "with_database",
 ]
 
 Row = tuple[Any, ...]
@@ -246,9 +246,13 @@ EVENTS = Table("", "events", (
 _BY_TOPIC: dict[str, Table] = {t.topic: t for t in DERIVED_TABLES}
 
 
-def qualified(database: str, name: str) -> str:
-    """``database.name`` quoted for SQL text (the database comes from settings, not from users)."""
-    return f"`{database.replace('`', '')}`.{name}"
+def with_database(sql: str, database: str) -> str:
+    """``sql`` with every ``{db}`` replaced by the quoted database name, as in the migrations.
+
+    Only the database (from settings, never from a user) is put into SQL text; every value is a
+    server-side parameter (``{name:Type}``).
+    """
+    return sql.replace("{db}", f"`{database.replace('`', '')}`")
 
 
 def table_for_topic(logical: str) -> Table | None:

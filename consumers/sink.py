@@ -67,7 +67,9 @@ class SinkStats:
     sent to the dead-letter topic. ``batches``: flushes that ended in a commit. ``retries``:
     failed write attempts. ``buffered``: rows read but not yet written. ``lag``: per Kafka topic,
     records after the last one read, summed over this sink's partitions whose end is known.
-    ``last_error``: the reason of the latest failed attempt, None once a write succeeds.
+    ``uncommitted``: records read since the last commit (0: everything read is written and
+    committed). ``last_error``: the reason of the latest failed attempt, None once a write
+    succeeds.
     """
 
     rows: dict[str, int] = field(default_factory=dict)
@@ -77,6 +79,7 @@ class SinkStats:
     retries: int = 0
     buffered: int = 0
     lag: dict[str, int] = field(default_factory=dict)
+    uncommitted: int = 0
     last_error: str | None = None
 
     @property
@@ -138,7 +141,7 @@ class Sink:
         self._buffers: dict[str, list[Row]] = defaultdict(list)
         self._columns: dict[str, Table] = {}
         self._dead: list[_DeadLetter] = []
-        self._uncommitted = False
+        self._uncommitted = 0
         self._first_read_at: float | None = None
         self._attempt = 0
         self._retry_at: float | None = None
@@ -230,7 +233,7 @@ class Sink:
     def _take(self, record: Any) -> None:
         table = self._tables[record.topic]
         self._counts["records"] += 1
-        self._uncommitted = True
+        self._uncommitted += 1
         if self._first_read_at is None:
             self._first_read_at = self._clock()
         try:
@@ -265,7 +268,7 @@ class Sink:
     # -- writing ----------------------------------------------------------------------------------
 
     def _holding(self) -> bool:
-        return self._uncommitted
+        return self._uncommitted > 0
 
     def _buffered(self) -> int:
         return sum(len(rows) for rows in self._buffers.values())
@@ -334,7 +337,7 @@ class Sink:
             # again (by this sink or the partition's new owner), which changes nothing.
             log.warning("offset commit failed, records will be re-read: %s",
                         translate(exc, where="committing sink offsets"))
-        self._uncommitted = False
+        self._uncommitted = 0
         self._first_read_at = None
         self._counts["batches"] += 1
         if self._retry_at is not None:
@@ -372,7 +375,7 @@ class Sink:
             rows=dict(self._rows), records=self._counts["records"],
             dead_letters=self._counts["dead_letters"], batches=self._counts["batches"],
             retries=self._counts["retries"], buffered=self._buffered(), lag=dict(lag),
-            last_error=self._last_error,
+            uncommitted=self._uncommitted, last_error=self._last_error,
         )
 
 

@@ -10,9 +10,8 @@ days, with the same floor as ``bucket_start_ms``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from consumers.rows import qualified
+from consumers.rows import with_database
 from infra.clickhouse import ClickHouse
 
 __all__ = ["GRANULARITY_MS", "TrendCount", "TrendingItem", "score", "trend_counts", "trending"]
@@ -48,6 +47,23 @@ def _check_dimension(dimension: str) -> None:
         raise ValueError(f"dimension {dimension!r} is not one of {', '.join(sorted(DIMENSIONS))}")
 
 
+# Bounds compare in milliseconds: a DateTime64 cannot hold "no upper bound" (year 2300).
+_MIN_MS = -2_208_988_800_000
+_END_MS = 10_413_792_000_000
+_COUNTS = """
+    WITH toUnixTimestamp64Milli(counted_at) AS ms
+    SELECT ms - positiveModulo(ms, {size:Int64}) AS start_ms,
+           countIf(metric = 'post'), countIf(metric = 'comment'), countIf(metric = 'reaction'),
+           uniqExact(actor)
+    FROM {db}.trend_contributions FINAL
+    WHERE tenant = {tenant:String} AND dimension = {dimension:String}
+      AND dim_value = {dim_value:String}
+      AND ms >= {since_ms:Int64} AND ms < {until_ms:Int64}
+    GROUP BY start_ms
+    ORDER BY start_ms
+"""
+
+
 def trend_counts(
     ch: ClickHouse,
     *,
@@ -65,35 +81,36 @@ def trend_counts(
     size = GRANULARITY_MS.get(granularity)
     if size is None:
         raise ValueError(f"granularity {granularity!r} is not one of {', '.join(GRANULARITY_MS)}")
-    parameters: dict[str, Any] = {
+    found = ch.rows(with_database(_COUNTS, ch.database), parameters={
         "tenant": tenant, "dimension": dimension, "dim_value": dim_value, "size": size,
-    }
-    span = ""
-    if since_ms is not None:
-        parameters["since_ms"] = since_ms
-        span += " AND counted_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')"
-    if until_ms is not None:
-        parameters["until_ms"] = until_ms
-        span += " AND counted_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')"
-    found = ch.rows(
-        f"""
-        WITH toUnixTimestamp64Milli(counted_at) AS ms
-        SELECT ms - positiveModulo(ms, {{size:Int64}}) AS start_ms,
-               countIf(metric = 'post'), countIf(metric = 'comment'),
-               countIf(metric = 'reaction'), uniqExact(actor)
-        FROM {qualified(ch.database, "trend_contributions")} FINAL
-        WHERE tenant = {{tenant:String}} AND dimension = {{dimension:String}}
-          AND dim_value = {{dim_value:String}} {span}
-        GROUP BY start_ms
-        ORDER BY start_ms
-        """,
-        parameters=parameters,
-    )
+        "since_ms": _MIN_MS if since_ms is None else since_ms,
+        "until_ms": _END_MS if until_ms is None else until_ms,
+    })
     return [
         TrendCount(start_ms=int(r[0]), posts=int(r[1]), comments=int(r[2]), reactions=int(r[3]),
                    actors=int(r[4]))
         for r in found
     ]
+
+
+# Distinct actors per key and window (w = 0: the current window, 1..N: the baseline windows).
+# The window bounds compare as DateTime64 so the minmax index on counted_at skips old granules.
+_TRENDING = """
+    SELECT dim_value, sumIf(actors, w = 0) AS current, sumIf(actors, w > 0) AS before
+    FROM (
+        SELECT dim_value,
+               intDiv({now_ms:Int64} - 1 - toUnixTimestamp64Milli(counted_at), {window_ms:Int64})
+                   AS w,
+               uniqExact(actor) AS actors
+        FROM {db}.trend_contributions FINAL
+        WHERE tenant = {tenant:String} AND dimension = {dimension:String}
+          AND counted_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')
+          AND counted_at < fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC')
+        GROUP BY dim_value, w
+    )
+    GROUP BY dim_value
+    HAVING current >= {min_actors:UInt32} AND current * {windows:UInt32} > before
+"""
 
 
 def score(current: int, baseline: float, *, min_actors: int = 3, floor: float = 1.0) -> float:
@@ -136,22 +153,7 @@ def trending(
             f"got {window_ms}, {baseline_windows}, {min_actors} and {k}"
         )
     found = ch.rows(
-        f"""
-        SELECT dim_value, sumIf(actors, w = 0) AS current, sumIf(actors, w > 0) AS before
-        FROM (
-            SELECT dim_value,
-                   intDiv({{now_ms:Int64}} - 1 - toUnixTimestamp64Milli(counted_at),
-                          {{window_ms:Int64}}) AS w,
-                   uniqExact(actor) AS actors
-            FROM {qualified(ch.database, "trend_contributions")} FINAL
-            WHERE tenant = {{tenant:String}} AND dimension = {{dimension:String}}
-              AND counted_at >= fromUnixTimestamp64Milli({{since_ms:Int64}}, 'UTC')
-              AND counted_at < fromUnixTimestamp64Milli({{now_ms:Int64}}, 'UTC')
-            GROUP BY dim_value, w
-        )
-        GROUP BY dim_value
-        HAVING current >= {{min_actors:UInt32}} AND current * {{windows:UInt32}} > before
-        """,
+        with_database(_TRENDING, ch.database),
         parameters={
             "tenant": tenant, "dimension": dimension, "now_ms": now_ms, "window_ms": window_ms,
             "since_ms": now_ms - window_ms * (baseline_windows + 1), "min_actors": min_actors,

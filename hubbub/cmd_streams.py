@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w.add_argument("--loglevel", default="warning")
     w.set_defaults(handler=run_worker_command)
 
+    k = sub.add_parser("sink", help="load the derived topics and raw events into ClickHouse")
+    k.add_argument("--group", default=None,
+                   help="consumer group (default {prefix}-sink; a new one reloads everything)")
+    k.add_argument("--batch-rows", type=int, default=10_000)
+    k.add_argument("--batch-ms", type=int, default=500)
+    k.set_defaults(handler=run_sink_command)
+
     d = sub.add_parser("dlq", help="dead letters: records the processors or sinks refused")
     actions = d.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = actions.add_parser("list", help="show the dead letters with their reason and origin")
@@ -49,6 +56,25 @@ def stream_config(args: argparse.Namespace, settings: Settings) -> StreamConfig:
 
 def run_worker_command(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings, stream_config(args, settings), loglevel=args.loglevel)
+
+
+def run_sink_command(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+    import signal
+    import threading
+
+    from consumers.sink import Sink
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with Sink(settings, group_id=args.group or f"{settings.topic_prefix}-sink",
+              batch_rows=args.batch_rows, batch_ms=args.batch_ms) as sink:
+        stats = sink.run(stop)
+    print(f"sink: {stats.rows_written:,} rows written in {stats.batches:,} batches, "
+          f"{stats.dead_letters} dead letters", file=sys.stderr)
+    return 0
 
 
 def run_dlq_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -47,10 +47,12 @@ class ClickHouse:
         except (ClickHouseError, OSError) as exc:
             raise _translate(exc, where=f"connecting to {settings.clickhouse_url}") from exc
 
-    def command(self, sql: str, *, settings: dict[str, Any] | None = None) -> Any:
-        """Run a statement that returns no rows (DDL, KILL, SYSTEM)."""
+    def command(self, sql: str, *, parameters: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:
+        """Run a statement that returns no rows (DDL, KILL, SYSTEM, INSERT ... SELECT);
+        ``parameters`` fill server-side ``{name:Type}`` placeholders."""
         try:
-            return self._client.command(sql, settings=settings)
+            return self._client.command(sql, parameters=parameters, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _translate(exc, where=f"running {sql.strip().splitlines()[0][:80]!r}") from exc
 

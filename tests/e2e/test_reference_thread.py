@@ -13,7 +13,7 @@ from infra.settings import Settings
 from producers.importers.thread import parse_thread, thread_events
 from producers.publisher import Publisher
 from schemas.events import CommentPosted, Followed
-from tests.e2e.pipeline import Pipeline
+from hubbub.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,9 @@
-"""Run the real pipeline for a test: `hubbub worker` and `hubbub sink` as child processes.
+"""The running pipeline as child processes: `hubbub worker`(s) and `hubbub sink`.
 
-The processes get the test's own settings (topic prefix, ClickHouse database) through HUBBUB_*
-variables, so they behave exactly as they would in production, and can be killed with SIGKILL.
+Used by `hubbub demo`, `hubbub bench` and the end-to-end tests. The children get their settings
+through HUBBUB_* variables, so they behave exactly as when an operator starts them, and a test can
+kill one with SIGKILL. ``wait_quiet`` watches the consumer groups' lag until everything published
+so far has been processed and loaded.
 """
 
 from __future__ import annotations
@@ -17,35 +19,40 @@ from hubbub.cmd_infra import apply_schema
 from infra.kafka import EVENT_TOPICS, consumer_lag, topic_name
 from infra.launchers.common import pick_free_ports
 from infra.settings import Settings
+from schemas.errors import HubbubError, ServiceUnavailable
 from streams.app import ACTIVITY_TOPIC
 from streams.rows import DERIVED_TOPICS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+
+
+class PipelineError(HubbubError):
+    """A pipeline process died, or the pipeline did not catch up in time."""
 
 
 class Pipeline:
     """Workers and a sink over ``settings``; ``wait_quiet`` blocks until every record is in."""
 
     def __init__(self, settings: Settings, workdir: Path, *, worker_args: tuple[str, ...] = (),
-                 sink_group: str | None = None) -> None:
+                 sink_group: str | None = None, app_id: str | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
         self.worker_args = worker_args
-        self.app_id = f"{settings.topic_prefix}-streams"
+        self.app_id = app_id or f"{settings.topic_prefix}-streams"
         self.sink_group = sink_group or f"{settings.topic_prefix}-sink"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         apply_schema(settings)
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        env = dict(os.environ, **self.settings.to_env(), HUBBUB_STATE_DIR=str(self.workdir))
+        env = {**os.environ, **self.settings.to_env(), "HUBBUB_STATE_DIR": str(self.workdir)}
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "hubbub.cli", *args], env=env, cwd=REPO, stdout=log,
             stderr=subprocess.STDOUT)
 
-    def start_worker(self) -> None:
+    def start_worker(self, name: str = "worker") -> None:
         (port,) = pick_free_ports(1)
-        self._spawn("worker", ["worker", "--web-port", str(port), "--app-id", self.app_id,
+        self._spawn(name, ["worker", "--web-port", str(port), "--app-id", self.app_id,
                                *self.worker_args])
 
     def start_sink(self) -> None:
@@ -70,16 +77,20 @@ class Pipeline:
         while True:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise AssertionError(f"{name} exited with {proc.returncode}: "
+                    raise PipelineError(f"{name} exited with {proc.returncode}: "
                                          f"{self.log_tail(name)}")
-            if self.lag() == 0:
+            try:
+                lag: int | None = self.lag()
+            except ServiceUnavailable:  # the group's coordinator is still starting
+                lag = None
+            if lag == 0:
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= settle_s:
                     return
             else:
                 quiet_since = None
             if time.monotonic() > deadline:
-                raise AssertionError(f"pipeline not quiet after {timeout_s} s (lag {self.lag()})\n"
+                raise PipelineError(f"pipeline not quiet after {timeout_s} s (lag {lag})\n"
                                      f"worker: {self.log_tail('worker')}")
             time.sleep(0.5)
 
