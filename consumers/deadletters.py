@@ -71,18 +71,26 @@ def read_dead_letters(settings: Settings, *, limit: int = 100) -> list[DeadLette
 
 
 def replay_dead_letters(settings: Settings, *, dry_run: bool = False) -> int:
-    """Send every dead letter not replayed before back to its topic; returns how many.
+    """Send every dead letter not replayed before back to its topic; returns how many records.
+
+    Letters of the same original record (refused by two stages) are sent once per run.
 
     Raises ``PublishFailed`` (and commits nothing) if any could not be re-driven.
     """
     if dry_run:
         return len(_letters(settings, group_id=None, limit=None))
 
+    redriven = 0
+
     def redrive(letters: list[DeadLetter]) -> None:
+        nonlocal redriven
+        # A record refused by two stages (a processor and the sink) has two letters: send it once.
+        origins = {(letter.topic, letter.partition, letter.offset): letter for letter in letters}
         with Publisher(settings) as publisher:
-            for letter in letters:
+            for letter in origins.values():
                 publisher.publish_raw(letter.topic, key=letter.key, value=letter.value,
                                       headers=list(letter.headers), label=letter.label)
+        redriven = len(origins)
 
-    group = f"{settings.topic_prefix}-dlq-replay"
-    return len(_letters(settings, group_id=group, limit=None, then=redrive))
+    _letters(settings, group_id=f"{settings.topic_prefix}-dlq-replay", limit=None, then=redrive)
+    return redriven

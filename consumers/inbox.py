@@ -81,8 +81,7 @@ _MARKS = """
     WHERE tenant = {tenant:String} AND user = {recipient:String}
 """
 _UNREAD = (
-    "g.last_at > greatest(m.read_at, "
-    "m.reads[concat(g.kind, ':', g.object_kind, ':', g.object_id)])"
+    "g.last_at > greatest(m.read_at, m.reads[concat(g.kind, ':', g.object_kind, ':', g.object_id)])"
 )
 _NOTIFICATIONS = """
     SELECT g.kind, g.object_kind, g.object_id, g.post_id, g.actor_count, g.latest_actors,
@@ -111,7 +110,11 @@ _COUNTS = """
 
 
 def notifications(
-    ch: ClickHouse, *, tenant: str, recipient: str, limit: int = 50,
+    ch: ClickHouse,
+    *,
+    tenant: str,
+    recipient: str,
+    limit: int = 50,
     names: Mapping[str, str] | None = None,
 ) -> list[Notification]:
     """``recipient``'s live notification groups, newest first by ``last_ms`` (ties by group key),
@@ -119,27 +122,57 @@ def notifications(
     Raises ``ValueError`` if ``limit < 1``."""
     if limit < 1:
         raise ValueError(f"notifications limit must be >= 1, got {limit}")
-    found = ch.rows(with_database(_NOTIFICATIONS, ch.database),
-                    parameters={"tenant": tenant, "recipient": recipient, "limit": limit})
+    found = ch.rows(
+        with_database(_NOTIFICATIONS, ch.database),
+        parameters={"tenant": tenant, "recipient": recipient, "limit": limit},
+    )
     out: list[Notification] = []
-    for kind, object_kind, object_id, post_id, count, actors, first, last, excerpt, unread, \
-            unseen in found:
+    for (
+        kind,
+        object_kind,
+        object_id,
+        post_id,
+        count,
+        actors,
+        first,
+        last,
+        excerpt,
+        unread,
+        unseen,
+    ) in found:
         latest = tuple(actors)
-        out.append(Notification(
-            group_key=f"{kind}:{object_kind}:{object_id}", kind=kind, object_kind=object_kind,
-            object_id=object_id, post_id=post_id, actor_count=int(count), latest_actors=latest,
-            first_ms=int(first), last_ms=int(last), excerpt=excerpt,
-            text=render(kind=kind, object_kind=object_kind, actor_count=int(count),
-                        latest_actors=latest, excerpt=excerpt, names=names),
-            unread=bool(unread), unseen=bool(unseen),
-        ))
+        out.append(
+            Notification(
+                group_key=f"{kind}:{object_kind}:{object_id}",
+                kind=kind,
+                object_kind=object_kind,
+                object_id=object_id,
+                post_id=post_id,
+                actor_count=int(count),
+                latest_actors=latest,
+                first_ms=int(first),
+                last_ms=int(last),
+                excerpt=excerpt,
+                text=render(
+                    kind=kind,
+                    object_kind=object_kind,
+                    actor_count=int(count),
+                    latest_actors=latest,
+                    excerpt=excerpt,
+                    names=names,
+                ),
+                unread=bool(unread),
+                unseen=bool(unseen),
+            )
+        )
     return out
 
 
 def unread_counts(ch: ClickHouse, *, tenant: str, recipient: str) -> tuple[int, int]:
     """``(unread, unseen)``: how many of ``recipient``'s live groups are unread and unseen.
     One query."""
-    found = ch.rows(with_database(_COUNTS, ch.database),
-                    parameters={"tenant": tenant, "recipient": recipient})
+    found = ch.rows(
+        with_database(_COUNTS, ch.database), parameters={"tenant": tenant, "recipient": recipient}
+    )
     unread, unseen = found[0]
     return int(unread), int(unseen)

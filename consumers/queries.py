@@ -162,11 +162,20 @@ _CONTENT = """
 def _content(ch: ClickHouse, *, tenant: str, object_ids: Collection[str]) -> dict[str, _Content]:
     if not object_ids:
         return {}
-    found = ch.rows(with_database(_CONTENT, ch.database),
-                    parameters={"tenant": tenant, "ids": sorted(object_ids)})
+    found = ch.rows(
+        with_database(_CONTENT, ch.database),
+        parameters={"tenant": tenant, "ids": sorted(object_ids)},
+    )
     return {
-        r[0]: _Content(kind=r[1], author=r[2], title=r[3], body=r[4], edited_ms=int(r[5]),
-                       deleted=bool(r[6]), spam=bool(r[7]))
+        r[0]: _Content(
+            kind=r[1],
+            author=r[2],
+            title=r[3],
+            body=r[4],
+            edited_ms=int(r[5]),
+            deleted=bool(r[6]),
+            spam=bool(r[7]),
+        )
         for r in found
     }
 
@@ -215,9 +224,14 @@ def feed_page(
     sql = with_database(_CANDIDATES, ch.database)
     while len(items) < want:
         parameters: dict[str, Any] = {
-            "tenant": tenant, "viewer": viewer, "kinds": sorted(kinds), "fetch": fetch,
-            "keep_unfollowed": int(keep_unfollowed), "has_cursor": int(cursor_ms is not None),
-            "before_ms": cursor_ms or 0, "has_id": int(cursor_id is not None),
+            "tenant": tenant,
+            "viewer": viewer,
+            "kinds": sorted(kinds),
+            "fetch": fetch,
+            "keep_unfollowed": int(keep_unfollowed),
+            "has_cursor": int(cursor_ms is not None),
+            "before_ms": cursor_ms or 0,
+            "has_id": int(cursor_id is not None),
             "before_id": cursor_id or "",
         }
         candidates = ch.rows(sql, parameters=parameters)
@@ -228,13 +242,20 @@ def feed_page(
         fetch = min(fetch * 4, 10_000)
     if len(items) > limit:
         last = items[limit - 1]
-        return FeedView(items=tuple(items[:limit]), next_before_ms=last.created_ms,
-                        next_before_id=last.activity_id)
+        return FeedView(
+            items=tuple(items[:limit]),
+            next_before_ms=last.created_ms,
+            next_before_id=last.activity_id,
+        )
     return FeedView(items=tuple(items), next_before_ms=None, next_before_id=None)
 
 
 def _visible(
-    ch: ClickHouse, candidates: Sequence[tuple[Any, ...]], *, tenant: str, viewer: str,
+    ch: ClickHouse,
+    candidates: Sequence[tuple[Any, ...]],
+    *,
+    tenant: str,
+    viewer: str,
     seen: set[str],
 ) -> list[FeedItem]:
     targets = {row[0]: _target(row[0]) for row in candidates}
@@ -246,15 +267,29 @@ def _visible(
         if target is None or activity_id in seen:
             continue
         obj, post = content.get(target[1]), content.get(post_id)
-        if (obj is None or post is None or not obj.shows(entry_author=author, viewer=viewer)
-                or not post.shows(entry_author=author, viewer=viewer)):
+        if (
+            obj is None
+            or post is None
+            or not obj.shows(entry_author=author, viewer=viewer)
+            or not post.shows(entry_author=author, viewer=viewer)
+        ):
             continue
         seen.add(activity_id)
-        shown.append(FeedItem(
-            activity_id=activity_id, kind=kind, author=author, post_id=post_id,
-            created_ms=int(created_ms), object_kind=target[0], object_id=target[1],
-            object_author=obj.author, title=obj.title, body=obj.body, edited_ms=obj.edited_ms,
-        ))
+        shown.append(
+            FeedItem(
+                activity_id=activity_id,
+                kind=kind,
+                author=author,
+                post_id=post_id,
+                created_ms=int(created_ms),
+                object_kind=target[0],
+                object_id=target[1],
+                object_author=obj.author,
+                title=obj.title,
+                body=obj.body,
+                edited_ms=obj.edited_ms,
+            )
+        )
     return shown
 
 
@@ -290,13 +325,24 @@ _MODERATION = """
 
 def moderation(ch: ClickHouse, *, tenant: str, object_id: str) -> ModerationState | None:
     """The state of post or comment ``object_id``; None if the content sink has not seen it."""
-    found = ch.rows(with_database(_MODERATION, ch.database),
-                    parameters={"tenant": tenant, "object_id": object_id})
+    found = ch.rows(
+        with_database(_MODERATION, ch.database),
+        parameters={"tenant": tenant, "object_id": object_id},
+    )
     if not found:
         return None
     r = found[0]
     return ModerationState(
-        tenant=tenant, object_id=object_id, post_id=r[0], kind=r[1], author=r[2],
-        deleted=bool(r[3]), spam=bool(r[4]), machine_verdict=r[5], person_verdict=r[6],
-        created_ms=int(r[7]), edited_ms=int(r[8]), version=int(r[9]),
+        tenant=tenant,
+        object_id=object_id,
+        post_id=r[0],
+        kind=r[1],
+        author=r[2],
+        deleted=bool(r[3]),
+        spam=bool(r[4]),
+        machine_verdict=r[5],
+        person_verdict=r[6],
+        created_ms=int(r[7]),
+        edited_ms=int(r[8]),
+        version=int(r[9]),
     )

@@ -143,16 +143,33 @@ def _fill(ch: ClickHouse, rows: int, *, parts: int) -> None:
     chunk = rows // parts
     for i in range(parts):
         for sql in (_FEED_ROWS, _GROUP_ROWS):
-            ch.command(with_database(sql, db), parameters={
-                **common, "start": i * chunk, "count": chunk, "version": 0, "rewrite": 0,
-                "slice": 0, "late": 500})
+            ch.command(
+                with_database(sql, db),
+                parameters={
+                    **common,
+                    "start": i * chunk,
+                    "count": chunk,
+                    "version": 0,
+                    "rewrite": 0,
+                    "slice": 0,
+                    "late": 500,
+                },
+            )
     for i in range(4):  # each slice of rewrites is a part of its own
         for sql in (_FEED_ROWS, _GROUP_ROWS):
-            ch.command(with_database(sql, db), parameters={
-                **common, "start": 0, "count": rows, "version": 1 + i, "rewrite": 1,
-                "slice": i, "late": 900})
-    ch.command(with_database(_FOLLOWS_ROWS, db),
-               parameters={**common, "count": VIEWERS * FOLLOWS})
+            ch.command(
+                with_database(sql, db),
+                parameters={
+                    **common,
+                    "start": 0,
+                    "count": rows,
+                    "version": 1 + i,
+                    "rewrite": 1,
+                    "slice": i,
+                    "late": 900,
+                },
+            )
+    ch.command(with_database(_FOLLOWS_ROWS, db), parameters={**common, "count": VIEWERS * FOLLOWS})
     ch.command(with_database(_AUTHOR_ROWS, db), parameters=common)
 
 
@@ -168,8 +185,10 @@ def _report(name: str, final_ms: list[float], argmax_ms: list[float]) -> None:
 
     f, a = statistics.median(final_ms), statistics.median(argmax_ms)
     print(f"  {name:<14} FINAL  median {f:7.1f} ms  p95 {p95(final_ms):7.1f} ms")
-    print(f"  {'':<14} argMax median {a:7.1f} ms  p95 {p95(argmax_ms):7.1f} ms"
-          f"  (argMax / FINAL = {a / f:.2f})")
+    print(
+        f"  {'':<14} argMax median {a:7.1f} ms  p95 {p95(argmax_ms):7.1f} ms"
+        f"  (argMax / FINAL = {a / f:.2f})"
+    )
 
 
 def _compare(ch: ClickHouse, *, runs: int, seed: int) -> None:
@@ -178,25 +197,44 @@ def _compare(ch: ClickHouse, *, runs: int, seed: int) -> None:
     feed_argmax: list[float] = []
     inbox_final: list[float] = []
     inbox_argmax: list[float] = []
-    sqls = {name: with_database(sql, ch.database) for name, sql in (
-        ("feed_final", _CANDIDATES), ("feed_argmax", _FEED_ARGMAX),
-        ("inbox_final", _NOTIFICATIONS), ("inbox_argmax", _INBOX_ARGMAX))}
+    sqls = {
+        name: with_database(sql, ch.database)
+        for name, sql in (
+            ("feed_final", _CANDIDATES),
+            ("feed_argmax", _FEED_ARGMAX),
+            ("inbox_final", _NOTIFICATIONS),
+            ("inbox_argmax", _INBOX_ARGMAX),
+        )
+    }
     for n in range(runs + 3):
         user = f"u{rng.randrange(VIEWERS)}"
-        feed = {"tenant": "t", "viewer": user, "kinds": ["post"], "fetch": 42,
-                "keep_unfollowed": 0, "has_cursor": 0, "before_ms": 0, "has_id": 0,
-                "before_id": ""}
+        feed = {
+            "tenant": "t",
+            "viewer": user,
+            "kinds": ["post"],
+            "fetch": 42,
+            "keep_unfollowed": 0,
+            "has_cursor": 0,
+            "before_ms": 0,
+            "has_id": 0,
+            "before_id": "",
+        }
         inbox = {"tenant": "t", "recipient": user, "limit": 50}
-        pairs = [(feed_final, feed_argmax, "feed", feed),
-                 (inbox_final, inbox_argmax, "inbox", inbox)]
+        pairs = [
+            (feed_final, feed_argmax, "feed", feed),
+            (inbox_final, inbox_argmax, "inbox", inbox),
+        ]
         for final_list, argmax_list, name, params in pairs:
             # alternate which goes first so neither always enjoys a warmer cache
             order = [("final", final_list), ("argmax", argmax_list)]
             results = {}
             for way, out in order if n % 2 else reversed(order):
                 sql = sqls[f"{name}_{way}"]
-                ms, results[way] = _time(lambda sql=sql, params=params: ch.rows(  # type: ignore[misc]
-                    sql, parameters=params))
+                ms, results[way] = _time(
+                    lambda sql=sql, params=params: ch.rows(  # type: ignore[misc]
+                        sql, parameters=params
+                    )
+                )
                 if n >= 3:  # the first runs warm caches up
                     out.append(ms)
             if results["final"] != results["argmax"]:
@@ -215,11 +253,15 @@ def measure(settings: Settings, *, rows: int, runs: int, parts: int = 20, seed: 
         migrate(ch)
         started = time.perf_counter()
         _fill(ch, rows, parts=parts)
-        (count, part_count), = ch.rows(
+        ((count, part_count),) = ch.rows(
             "SELECT sum(rows), count() FROM system.parts WHERE database = {db:String} "
-            "AND table = 'feed_items' AND active", parameters={"db": ch.database})
-        print(f"filled in {time.perf_counter() - started:.1f} s: feed_items {count} rows in "
-              f"{part_count} parts (merges stopped); notification_groups likewise")
+            "AND table = 'feed_items' AND active",
+            parameters={"db": ch.database},
+        )
+        print(
+            f"filled in {time.perf_counter() - started:.1f} s: feed_items {count} rows in "
+            f"{part_count} parts (merges stopped); notification_groups likewise"
+        )
         _compare(ch, runs=runs, seed=seed)
         for table in ("feed_items", "notification_groups"):
             ch.command(f"SYSTEM START MERGES `{ch.database}`.{table}")

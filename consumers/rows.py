@@ -42,6 +42,7 @@ __all__ = [
     "DERIVED_TABLES",
     "EVENTS",
     "Column",
+    "Row",
     "Table",
     "event_row",
     "rows_of",
@@ -109,10 +110,19 @@ def _ms_map(value: object) -> dict[str, int]:
 
 
 _CONVERT: dict[str, Callable[[object], Any]] = {
-    "text": _text, "uint": _uint, "flag": _flag, "ms": _ms, "texts": _texts, "ms_map": _ms_map,
+    "text": _text,
+    "uint": _uint,
+    "flag": _flag,
+    "ms": _ms,
+    "texts": _texts,
+    "ms_map": _ms_map,
 }
 _TYPE: dict[str, str] = {
-    "text": "String", "uint": "UInt64", "flag": "UInt8", "ms": _DT, "texts": "Array(String)",
+    "text": "String",
+    "uint": "UInt64",
+    "flag": "UInt8",
+    "ms": _DT,
+    "texts": "Array(String)",
     "ms_map": f"Map(String, {_DT})",
 }
 
@@ -194,54 +204,130 @@ _VERSION = Column("version", "uint")
 _IS_DELETED = Column("is_deleted", "flag")
 
 DERIVED_TABLES: tuple[Table, ...] = (
-    Table("feed-items", "feed_items", (
-        _tenant(), Column("owner", "text"), Column("activity_id", "text"),
-        _enum("kind", "post", "comment", "reaction"), Column("author", "text"),
-        Column("post_id", "text"), _at("created_at", "created_ms"), _VERSION, _IS_DELETED,
-    )),
-    Table("notification-groups", "notification_groups", (
-        _tenant(), Column("recipient", "text"),
-        _enum("kind", "comment", "reply", "mention", "reaction", "follow"),
-        _enum("object_kind", "post", "comment", "user"), Column("object_id", "text"),
-        Column("post_id", "text"), Column("actor_count", "uint", ch_type="UInt32"),
-        Column("latest_actors", "texts"), _at("first_at", "first_ms"),
-        _at("last_at", "last_ms"), Column("excerpt", "text"), _VERSION, _IS_DELETED,
-    )),
-    Table("trend-contributions", "trend_contributions", (
-        _tenant(), _enum("dimension", "tenant", "post", "hashtag"), Column("dim_value", "text"),
-        _enum("metric", "post", "comment", "reaction"), Column("source_id", "text"),
-        Column("actor", "text"), _at("counted_at", "at_ms"), _VERSION, _IS_DELETED,
-    )),
-    Table("content-state", "content_state", (
-        _tenant(), Column("post_id", "text"), Column("object_id", "text"),
-        _enum("kind", "post", "comment"), Column("author", "text"), Column("title", "text"),
-        Column("body", "text"), Column("in_reply_to", "text"), _at("created_at", "created_ms"),
-        _at("edited_at", "edited_ms"), Column("deleted", "flag"), Column("spam", "flag"),
-        _enum("machine_verdict", "", "spam", "ham"), _enum("person_verdict", "", "spam", "ham"),
-        _VERSION,
-    )),
-    Table("inbox-state", "inbox_state", (
-        _tenant(), Column("user", "text"), _at("read_up_to_at", "read_up_to_ms"),
-        _at("seen_up_to_at", "seen_up_to_ms"), Column("group_reads", "ms_map"), _VERSION,
-    )),
-    Table("follows-state", "follows_state", (
-        _tenant(), Column("follower", "text"), Column("followee", "text"),
-        _at("since_at", "since_ms"), _VERSION, _IS_DELETED,
-    )),
-    Table("author-state", "author_state", (
-        _tenant(), Column("author", "text"), Column("read_fanout", "flag"),
-        Column("follower_count", "uint"), _VERSION,
-    )),
+    Table(
+        "feed-items",
+        "feed_items",
+        (
+            _tenant(),
+            Column("owner", "text"),
+            Column("activity_id", "text"),
+            _enum("kind", "post", "comment", "reaction"),
+            Column("author", "text"),
+            Column("post_id", "text"),
+            _at("created_at", "created_ms"),
+            _VERSION,
+            _IS_DELETED,
+        ),
+    ),
+    Table(
+        "notification-groups",
+        "notification_groups",
+        (
+            _tenant(),
+            Column("recipient", "text"),
+            _enum("kind", "comment", "reply", "mention", "reaction", "follow"),
+            _enum("object_kind", "post", "comment", "user"),
+            Column("object_id", "text"),
+            Column("post_id", "text"),
+            Column("actor_count", "uint", ch_type="UInt32"),
+            Column("latest_actors", "texts"),
+            _at("first_at", "first_ms"),
+            _at("last_at", "last_ms"),
+            Column("excerpt", "text"),
+            _VERSION,
+            _IS_DELETED,
+        ),
+    ),
+    Table(
+        "trend-contributions",
+        "trend_contributions",
+        (
+            _tenant(),
+            _enum("dimension", "tenant", "post", "hashtag"),
+            Column("dim_value", "text"),
+            _enum("metric", "post", "comment", "reaction"),
+            Column("source_id", "text"),
+            Column("actor", "text"),
+            _at("counted_at", "at_ms"),
+            _VERSION,
+            _IS_DELETED,
+        ),
+    ),
+    Table(
+        "content-state",
+        "content_state",
+        (
+            _tenant(),
+            Column("post_id", "text"),
+            Column("object_id", "text"),
+            _enum("kind", "post", "comment"),
+            Column("author", "text"),
+            Column("title", "text"),
+            Column("body", "text"),
+            Column("in_reply_to", "text"),
+            _at("created_at", "created_ms"),
+            _at("edited_at", "edited_ms"),
+            Column("deleted", "flag"),
+            Column("spam", "flag"),
+            _enum("machine_verdict", "", "spam", "ham"),
+            _enum("person_verdict", "", "spam", "ham"),
+            _VERSION,
+        ),
+    ),
+    Table(
+        "inbox-state",
+        "inbox_state",
+        (
+            _tenant(),
+            Column("user", "text"),
+            _at("read_up_to_at", "read_up_to_ms"),
+            _at("seen_up_to_at", "seen_up_to_ms"),
+            Column("group_reads", "ms_map"),
+            _VERSION,
+        ),
+    ),
+    Table(
+        "follows-state",
+        "follows_state",
+        (
+            _tenant(),
+            Column("follower", "text"),
+            Column("followee", "text"),
+            _at("since_at", "since_ms"),
+            _VERSION,
+            _IS_DELETED,
+        ),
+    ),
+    Table(
+        "author-state",
+        "author_state",
+        (
+            _tenant(),
+            Column("author", "text"),
+            Column("read_fanout", "flag"),
+            Column("follower_count", "uint"),
+            _VERSION,
+        ),
+    ),
 )
 
 # The raw event log (migration 0001); its rows come from Avro records, not JSON (``event_row``).
-EVENTS = Table("", "events", (
-    _tenant(), Column("event_type", "text", ch_type=_LC), _at("occurred_at", "occurred_ms"),
-    Column("event_id", "text", ch_type="UUID"), Column("actor", "text"),
-    Column("object_id", "text"), Column("topic", "text", ch_type=_LC),
-    Column("partition", "uint", ch_type="UInt16"), Column("offset", "uint"),
-    Column("payload", "text"),
-))
+EVENTS = Table(
+    "",
+    "events",
+    (
+        _tenant(),
+        Column("event_type", "text", ch_type=_LC),
+        _at("occurred_at", "occurred_ms"),
+        Column("event_id", "text", ch_type="UUID"),
+        Column("actor", "text"),
+        Column("object_id", "text"),
+        Column("topic", "text", ch_type=_LC),
+        Column("partition", "uint", ch_type="UInt16"),
+        Column("offset", "uint"),
+        Column("payload", "text"),
+    ),
+)
 
 _BY_TOPIC: dict[str, Table] = {t.topic: t for t in DERIVED_TABLES}
 
@@ -278,8 +364,15 @@ def event_row(event: Event, *, topic: str, partition: int, offset: int) -> Row:
     """The ``events`` row of a decoded event read at ``topic[partition]@offset``."""
     occurred_ms = (event.occurred_at - _EPOCH) // timedelta(milliseconds=1)
     return (
-        event.tenant, event.event_type, occurred_ms, event.event_id, event.actor,
-        _object_id(event), topic, partition, offset,
+        event.tenant,
+        event.event_type,
+        occurred_ms,
+        event.event_id,
+        event.actor,
+        _object_id(event),
+        topic,
+        partition,
+        offset,
         json.dumps(to_json(event), ensure_ascii=False, separators=(",", ":")),
     )
 
@@ -305,12 +398,15 @@ def rows_of(
     try:
         message = json.loads(value.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError(f"{where}: not UTF-8 JSON ({exc}); the producer must send "
-                          '{"rows": [...]}') from exc
+        raise DecodeError(
+            f'{where}: not UTF-8 JSON ({exc}); the producer must send {{"rows": [...]}}'
+        ) from exc
     rows = message.get("rows") if isinstance(message, dict) else None
     if not isinstance(rows, Sequence) or isinstance(rows, str):
-        raise DecodeError(f'{where}: expected a JSON object {{"rows": [...]}}, '
-                          f"got {type(message).__name__} without a rows list")
+        raise DecodeError(
+            f'{where}: expected a JSON object {{"rows": [...]}}, '
+            f"got {type(message).__name__} without a rows list"
+        )
     out: list[Row] = []
     for index, obj in enumerate(rows):
         try:

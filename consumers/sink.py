@@ -125,8 +125,10 @@ class Sink:
         for logical in topics:
             table = table_for_topic(logical)
             if table is None:
-                raise HubbubError(f"the sink has no table for topic {logical!r}; "
-                                  f"choose from {', '.join(ALL_TOPICS)}")
+                raise HubbubError(
+                    f"the sink has no table for topic {logical!r}; "
+                    f"choose from {', '.join(ALL_TOPICS)}"
+                )
             self._tables[topic_name(settings, logical)] = table
         self._batch_rows = batch_rows
         self._batch_s = batch_ms / 1000
@@ -138,8 +140,7 @@ class Sink:
         self._producer: Any = None
         self._ch: ClickHouse | None = None
         # Everything read since the last commit: rows per table and dead letters.
-        self._buffers: dict[str, list[Row]] = defaultdict(list)
-        self._columns: dict[str, Table] = {}
+        self._buffers: dict[Table, list[Row]] = defaultdict(list)
         self._dead: list[_DeadLetter] = []
         self._uncommitted = 0
         self._first_read_at: float | None = None
@@ -172,8 +173,9 @@ class Sink:
         finally:
             self._stats = self._snapshot()
 
-    def run(self, stop: threading.Event | None = None, *, idle_exit_s: float | None = None
-            ) -> SinkStats:
+    def run(
+        self, stop: threading.Event | None = None, *, idle_exit_s: float | None = None
+    ) -> SinkStats:
         """Load until ``stop`` is set, or until nothing arrived for ``idle_exit_s`` seconds with
         everything written (a catch-up run). Then writes what it holds; if that write fails the
         offsets stay uncommitted and the next run reads those records again. Returns the stats.
@@ -223,7 +225,7 @@ class Sink:
             error = translate(exc, where="reading records for the sink")
             if not error.retriable:
                 raise error from exc
-            self._fail(error)
+            self._fail(error, doing="read")
             return
         for partition, records in batches.items():
             for record in records:
@@ -237,19 +239,31 @@ class Sink:
         if self._first_read_at is None:
             self._first_read_at = self._clock()
         try:
-            rows = rows_of(table, record.value, topic=record.topic, partition=record.partition,
-                           offset=record.offset)
+            rows = rows_of(
+                table,
+                record.value,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
         except DecodeError as exc:
             log.warning("dead letter: %s", exc)
-            self._dead.append(_DeadLetter(
-                key=record.key, value=record.value or b"",
-                headers=dead_letter_headers(
-                    reason=str(exc), topic=record.topic, partition=record.partition,
-                    offset=record.offset, stage=_DLQ_STAGE, original=list(record.headers or ())),
-            ))
+            self._dead.append(
+                _DeadLetter(
+                    key=record.key,
+                    value=record.value or b"",
+                    headers=dead_letter_headers(
+                        reason=str(exc),
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        stage=_DLQ_STAGE,
+                        original=list(record.headers or ()),
+                    ),
+                )
+            )
             return
-        self._columns[table.name] = table
-        self._buffers[table.name].extend(rows)
+        self._buffers[table].extend(rows)
 
     def _keep_membership(self) -> None:
         # A poll (of nothing: every partition is paused) keeps the consumer in its group while
@@ -276,8 +290,10 @@ class Sink:
     def _due(self) -> bool:
         if not self._uncommitted or self._first_read_at is None:
             return False
-        return (self._buffered() >= self._batch_rows
-                or self._clock() - self._first_read_at >= self._batch_s)
+        return (
+            self._buffered() >= self._batch_rows
+            or self._clock() - self._first_read_at >= self._batch_s
+        )
 
     def _flush(self) -> int:
         written = 0
@@ -285,17 +301,20 @@ class Sink:
             if self._buffered():
                 ch = self._ch or self._connect()
                 self._ch = ch
-                for name in list(self._buffers):
-                    rows = self._buffers[name]
+                for table in list(self._buffers):
+                    rows = self._buffers[table]
                     if rows:
-                        table = self._columns[name]
-                        ch.insert(name, rows, columns=table.column_names,
-                                  column_types=table.column_types)
-                        self._rows[name] += len(rows)
+                        ch.insert(
+                            table.name,
+                            rows,
+                            columns=table.column_names,
+                            column_types=table.column_types,
+                        )
+                        self._rows[table.name] += len(rows)
                         written += len(rows)
                     # Written tables leave the buffer at once: a later failure retries only
                     # the rest (re-inserting would be harmless, but costs).
-                    del self._buffers[name]
+                    del self._buffers[table]
             self._send_dead_letters()
         except ServiceUnavailable as exc:
             if self._ch is not None and not isinstance(exc, _KafkaDown):
@@ -313,8 +332,10 @@ class Sink:
             if self._producer is None:
                 self._producer = make_producer(self.settings, client_id="hubbub-sink-dlq")
             topic = topic_name(self.settings, DLQ_TOPIC)
-            futures = [self._producer.send(topic, key=d.key, value=d.value, headers=d.headers)
-                       for d in self._dead]
+            futures = [
+                self._producer.send(topic, key=d.key, value=d.value, headers=d.headers)
+                for d in self._dead
+            ]
             self._producer.flush(timeout=self.settings.publish_timeout_s)
             for future in futures:
                 future.get(timeout=self.settings.publish_timeout_s)
@@ -331,12 +352,14 @@ class Sink:
         # while a write is pending), so the consumer's own positions are exactly what to commit;
         # they cover only partitions it still owns after a rebalance.
         try:
-            self._consumer.commit()
+            self._consumer.commit(timeout_ms=int(self.settings.publish_timeout_s * 1000))
         except Exception as exc:
             # The rows are written; an uncommitted offset only means those records are read
             # again (by this sink or the partition's new owner), which changes nothing.
-            log.warning("offset commit failed, records will be re-read: %s",
-                        translate(exc, where="committing sink offsets"))
+            log.warning(
+                "offset commit failed, records will be re-read: %s",
+                translate(exc, where="committing sink offsets"),
+            )
         self._uncommitted = 0
         self._first_read_at = None
         self._counts["batches"] += 1
@@ -347,16 +370,23 @@ class Sink:
         self._retry_at = None
         self._last_error = None
 
-    def _fail(self, error: HubbubError) -> None:
+    def _fail(self, error: HubbubError, *, doing: str = "write") -> None:
         self._attempt += 1
         self._counts["retries"] += 1
         initial, cap = self._backoff
         delay = min(cap, initial * 2 ** (self._attempt - 1))
         self._retry_at = self._clock() + delay
         self._last_error = str(error)
-        log.warning("sink write attempt %d failed, holding %d rows and %d dead letters, "
-                    "retrying in %.1f s: %s", self._attempt, self._buffered(), len(self._dead),
-                    delay, error)
+        log.warning(
+            "sink %s attempt %d failed, holding %d rows and %d dead letters, "
+            "retrying in %.1f s: %s",
+            doing,
+            self._attempt,
+            self._buffered(),
+            len(self._dead),
+            delay,
+            error,
+        )
         try:
             self._consumer.pause(*self._consumer.assignment())
         except Exception as exc:  # pausing is an optimisation; a failure to pause loses nothing
@@ -372,10 +402,15 @@ class Sink:
         except Exception as exc:  # lag is informative only
             log.debug("lag unavailable: %s", exc)
         return SinkStats(
-            rows=dict(self._rows), records=self._counts["records"],
-            dead_letters=self._counts["dead_letters"], batches=self._counts["batches"],
-            retries=self._counts["retries"], buffered=self._buffered(), lag=dict(lag),
-            uncommitted=self._uncommitted, last_error=self._last_error,
+            rows=dict(self._rows),
+            records=self._counts["records"],
+            dead_letters=self._counts["dead_letters"],
+            batches=self._counts["batches"],
+            retries=self._counts["retries"],
+            buffered=self._buffered(),
+            lag=dict(lag),
+            uncommitted=self._uncommitted,
+            last_error=self._last_error,
         )
 
 

@@ -81,14 +81,25 @@ def trend_counts(
     size = GRANULARITY_MS.get(granularity)
     if size is None:
         raise ValueError(f"granularity {granularity!r} is not one of {', '.join(GRANULARITY_MS)}")
-    found = ch.rows(with_database(_COUNTS, ch.database), parameters={
-        "tenant": tenant, "dimension": dimension, "dim_value": dim_value, "size": size,
-        "since_ms": _MIN_MS if since_ms is None else since_ms,
-        "until_ms": _END_MS if until_ms is None else until_ms,
-    })
+    found = ch.rows(
+        with_database(_COUNTS, ch.database),
+        parameters={
+            "tenant": tenant,
+            "dimension": dimension,
+            "dim_value": dim_value,
+            "size": size,
+            "since_ms": _MIN_MS if since_ms is None else since_ms,
+            "until_ms": _END_MS if until_ms is None else until_ms,
+        },
+    )
     return [
-        TrendCount(start_ms=int(r[0]), posts=int(r[1]), comments=int(r[2]), reactions=int(r[3]),
-                   actors=int(r[4]))
+        TrendCount(
+            start_ms=int(r[0]),
+            posts=int(r[1]),
+            comments=int(r[2]),
+            reactions=int(r[3]),
+            actors=int(r[4]),
+        )
         for r in found
     ]
 
@@ -155,8 +166,12 @@ def trending(
     found = ch.rows(
         with_database(_TRENDING, ch.database),
         parameters={
-            "tenant": tenant, "dimension": dimension, "now_ms": now_ms, "window_ms": window_ms,
-            "since_ms": now_ms - window_ms * (baseline_windows + 1), "min_actors": min_actors,
+            "tenant": tenant,
+            "dimension": dimension,
+            "now_ms": now_ms,
+            "window_ms": window_ms,
+            "since_ms": now_ms - window_ms * (baseline_windows + 1),
+            "min_actors": min_actors,
             "windows": baseline_windows,
         },
     )
@@ -165,7 +180,8 @@ def trending(
         baseline = int(before) / baseline_windows
         value = score(int(current), baseline, min_actors=min_actors)
         if value > 0:
-            items.append(TrendingItem(key=key, score=value, current=int(current),
-                                      baseline=baseline))
+            items.append(
+                TrendingItem(key=key, score=value, current=int(current), baseline=baseline)
+            )
     items.sort(key=lambda item: (-item.score, -item.current, item.key))
     return items[:k]

@@ -26,7 +26,7 @@ Guarantees
       MLM) look like spam to the lexicon; each is followed right away by the moderator's "ham",
       a reversal of the machine, so the final verdict never depends on scorer details.
 
-Cost: about 15 microseconds per event (100k events in well under 5 s on one core); memory grows
+Cost: about 20 microseconds per event (100k events in under 2 s on one core); memory grows
 with the objects created (a few hundred bytes each; texts are not kept).
 """
 

@@ -81,24 +81,26 @@ class _Emitter:
         self._derived: dict[str, faust.TopicT] = {}
         self.topic = topic
 
-    async def emit(self, out: Output) -> None:
+    async def emit(self, outputs: Sequence[tuple[bytes, Output]]) -> None:
+        """Send each key's rows keyed by that key (so one key's rows stay in order on one
+        partition, which the sinks' "last written wins on equal versions" relies on)."""
         pending: list[Awaitable[Any]] = []
-        for name, rows in out.rows.items():
-            if not rows:
-                continue
-            derived = self._derived.get(name) or self._derived.setdefault(name, self.topic(name))
-            for i in range(0, len(rows), _ROWS_PER_MESSAGE):
-                value = json.dumps({"rows": rows[i:i + _ROWS_PER_MESSAGE]},
-                                   separators=(",", ":"), ensure_ascii=False).encode()
-                pending.append(await derived.send(value=value, force=True))
-        for event in out.published:
-            pending.append(await self.content.send(
-                key=event.key().encode(), value=encode(event), headers=record_headers(event),
-                force=True))
-        for event in out.forwarded:
-            pending.append(await self.activity.send(
-                key=f"{event.tenant}/{event.actor}".encode(), value=encode(event),
-                headers=record_headers(event), force=True))
+        for key, out in outputs:
+            for name, rows in out.rows.items():
+                derived = self._derived.get(name) or self._derived.setdefault(
+                    name, self.topic(name))
+                for i in range(0, len(rows), _ROWS_PER_MESSAGE):
+                    value = json.dumps({"rows": rows[i:i + _ROWS_PER_MESSAGE]},
+                                       separators=(",", ":"), ensure_ascii=False).encode()
+                    pending.append(await derived.send(key=key, value=value, force=True))
+            for event in out.published:
+                pending.append(await self.content.send(
+                    key=event.key().encode(), value=encode(event),
+                    headers=record_headers(event), force=True))
+            for event in out.forwarded:
+                pending.append(await self.activity.send(
+                    key=f"{event.tenant}/{event.actor}".encode(), value=encode(event),
+                    headers=record_headers(event), force=True))
         if pending:
             await asyncio.gather(*pending)
 
@@ -178,9 +180,10 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                 config.batch_size, within=config.batch_within_s)
             async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
-                out = Output()
+                outputs: list[tuple[bytes, Output]] = []
                 saves: dict[bytes, bytes] = {}
                 for key, events in by_key.items():
+                    out = Output()
                     try:
                         saved = fold(state.get(key), key, events, out)
                     except HubbubError as exc:  # an invariant broke: park the key's records
@@ -189,9 +192,10 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                                 await emitter.dead_letter(item.message, reason=str(exc),
                                                           stage=stage)
                         continue
+                    outputs.append((key, out))
                     if saved is not None:
                         saves[key] = saved
-                await emitter.emit(out)
+                await emitter.emit(outputs)
                 for key, value in saves.items():  # only after the output is acknowledged
                     state[key] = value
 

@@ -28,5 +28,9 @@ def put(ch: ClickHouse, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert JSON-shaped rows (as the derived topics carry them), one insert per call, so
     every call leaves its own part: reads see unmerged parts, as they do in production."""
     spec = TABLES[table]
-    ch.insert(table, [spec.row(r) for r in rows], columns=spec.column_names,
-              column_types=spec.column_types)
+    ch.insert(
+        table,
+        [spec.row(r) for r in rows],
+        columns=spec.column_names,
+        column_types=spec.column_types,
+    )

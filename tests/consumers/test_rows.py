@@ -22,8 +22,15 @@ GROUPS = table_for_topic("notification-groups")
 
 def _feed_row(**changes: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "tenant": "t", "owner": "v", "activity_id": "post/p1", "kind": "post", "author": "a",
-        "post_id": "p1", "created_ms": 1_700_000_000_123, "version": 7, "is_deleted": 0,
+        "tenant": "t",
+        "owner": "v",
+        "activity_id": "post/p1",
+        "kind": "post",
+        "author": "a",
+        "post_id": "p1",
+        "created_ms": 1_700_000_000_123,
+        "version": 7,
+        "is_deleted": 0,
     }
     row.update(changes)
     return row
@@ -36,9 +43,12 @@ def _load(table: object, value: bytes) -> list[tuple[object, ...]]:
 
 def test_every_derived_topic_has_its_table_and_the_event_topics_load_events() -> None:
     assert [(t.topic, t.name) for t in DERIVED_TABLES] == [
-        ("feed-items", "feed_items"), ("notification-groups", "notification_groups"),
-        ("trend-contributions", "trend_contributions"), ("content-state", "content_state"),
-        ("inbox-state", "inbox_state"), ("follows-state", "follows_state"),
+        ("feed-items", "feed_items"),
+        ("notification-groups", "notification_groups"),
+        ("trend-contributions", "trend_contributions"),
+        ("content-state", "content_state"),
+        ("inbox-state", "inbox_state"),
+        ("follows-state", "follows_state"),
         ("author-state", "author_state"),
     ]
     assert [table_for_topic(t) for t in ("content", "graph", "inbox")] == [EVENTS] * 3
@@ -46,8 +56,14 @@ def test_every_derived_topic_has_its_table_and_the_event_topics_load_events() ->
 
 
 def test_a_message_of_many_rows_becomes_tuples_in_column_order() -> None:
-    value = json.dumps({"rows": [_feed_row(), _feed_row(activity_id="post/p2", is_deleted=True,
-                                                        created_ms=0, extra="ignored")]})
+    value = json.dumps(
+        {
+            "rows": [
+                _feed_row(),
+                _feed_row(activity_id="post/p2", is_deleted=True, created_ms=0, extra="ignored"),
+            ]
+        }
+    )
     assert _load(FEED, value.encode()) == [
         ("t", "v", "post/p1", "post", "a", "p1", 1_700_000_000_123, 7, 0),
         ("t", "v", "post/p2", "post", "a", "p1", 0, 7, 1),
@@ -55,14 +71,32 @@ def test_a_message_of_many_rows_becomes_tuples_in_column_order() -> None:
 
 
 def test_lists_and_maps_of_times_convert() -> None:
-    inbox = {"tenant": "t", "user": "u", "read_up_to_ms": 5, "seen_up_to_ms": 6,
-             "group_reads": {"reply:comment:c1": 9}, "version": 3}
+    inbox = {
+        "tenant": "t",
+        "user": "u",
+        "read_up_to_ms": 5,
+        "seen_up_to_ms": 6,
+        "group_reads": {"reply:comment:c1": 9},
+        "version": 3,
+    }
     assert _load(INBOX, json.dumps({"rows": [inbox]}).encode()) == [
         ("t", "u", 5, 6, {"reply:comment:c1": 9}, 3),
     ]
-    group = {"tenant": "t", "recipient": "r", "kind": "follow", "object_kind": "user",
-             "object_id": "r", "post_id": "", "actor_count": 2, "latest_actors": ["b", "a"],
-             "first_ms": 1, "last_ms": 2, "excerpt": "", "version": 1, "is_deleted": 0}
+    group = {
+        "tenant": "t",
+        "recipient": "r",
+        "kind": "follow",
+        "object_kind": "user",
+        "object_id": "r",
+        "post_id": "",
+        "actor_count": 2,
+        "latest_actors": ["b", "a"],
+        "first_ms": 1,
+        "last_ms": 2,
+        "excerpt": "",
+        "version": 1,
+        "is_deleted": 0,
+    }
     assert _load(GROUPS, json.dumps({"rows": [group]}).encode()) == [
         ("t", "r", "follow", "user", "r", "", 2, ["b", "a"], 1, 2, "", 1, 0),
     ]
@@ -76,22 +110,38 @@ def test_lists_and_maps_of_times_convert() -> None:
         (b'[{"tenant": "t"}]', 'expected a JSON object {"rows": [...]}, got list'),
         (b'{"row": []}', 'expected a JSON object {"rows": [...]}, got dict'),
         (b'{"rows": "abc"}', 'expected a JSON object {"rows": [...]}'),
-        (json.dumps({"rows": [_feed_row(), 5]}).encode(),
-         "feed_items row 1: a row must be a JSON object, got int"),
-        (json.dumps({"rows": [{k: v for k, v in _feed_row().items() if k != "owner"}]}).encode(),
-         "feed_items row 0: column 'owner' is missing"),
-        (json.dumps({"rows": [_feed_row(version=-1)]}).encode(),
-         "column 'version': expected an unsigned integer, got -1"),
-        (json.dumps({"rows": [_feed_row(version=True)]}).encode(),
-         "column 'version': expected an integer, got bool True"),
-        (json.dumps({"rows": [_feed_row(is_deleted=2)]}).encode(),
-         "column 'is_deleted': expected 0 or 1, got 2"),
-        (json.dumps({"rows": [_feed_row(kind="story")]}).encode(),
-         "column 'kind': 'story' is not one of comment, post, reaction"),
-        (json.dumps({"rows": [_feed_row(owner=7)]}).encode(),
-         "column 'owner': expected a string, got int 7"),
-        (json.dumps({"rows": [_feed_row(created_ms=10**14)]}).encode(),
-         "column 'created_ms': 100000000000000 ms is outside the years 1900-2299"),
+        (
+            json.dumps({"rows": [_feed_row(), 5]}).encode(),
+            "feed_items row 1: a row must be a JSON object, got int",
+        ),
+        (
+            json.dumps({"rows": [{k: v for k, v in _feed_row().items() if k != "owner"}]}).encode(),
+            "feed_items row 0: column 'owner' is missing",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(version=-1)]}).encode(),
+            "column 'version': expected an unsigned integer, got -1",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(version=True)]}).encode(),
+            "column 'version': expected an integer, got bool True",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(is_deleted=2)]}).encode(),
+            "column 'is_deleted': expected 0 or 1, got 2",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(kind="story")]}).encode(),
+            "column 'kind': 'story' is not one of comment, post, reaction",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(owner=7)]}).encode(),
+            "column 'owner': expected a string, got int 7",
+        ),
+        (
+            json.dumps({"rows": [_feed_row(created_ms=10**14)]}).encode(),
+            "column 'created_ms': 100000000000000 ms is outside the years 1900-2299",
+        ),
     ],
 )
 def test_a_record_that_does_not_fit_is_refused_whole_with_its_position(
@@ -110,16 +160,21 @@ def test_a_tombstone_is_refused() -> None:
 
 def test_events_decode_into_event_rows_with_their_position() -> None:
     at = datetime(2024, 5, 1, 12, 0, 0, 123_000, tzinfo=UTC)
-    comment = CommentPosted(tenant="t", actor="ana", occurred_at=at, comment_id="c1",
-                            post_id="p1", body="hi")
+    comment = CommentPosted(
+        tenant="t", actor="ana", occurred_at=at, comment_id="c1", post_id="p1", body="hi"
+    )
     follow = Followed(tenant="t", actor="ana", occurred_at=at, followee="ben")
     seen = NotificationsSeen(tenant="t", actor="ana", occurred_at=at, up_to_at=at)
-    rows = [rows_of(EVENTS, encode(e), topic="x.content", partition=1, offset=n)[0]
-            for n, e in enumerate((comment, follow, seen))]
-    assert [r[:4] for r in rows] == [("t", e.event_type, 1_714_564_800_123, e.event_id)
-                                     for e in (comment, follow, seen)]
+    rows = [
+        rows_of(EVENTS, encode(e), topic="x.content", partition=1, offset=n)[0]
+        for n, e in enumerate((comment, follow, seen))
+    ]
+    assert [r[:4] for r in rows] == [
+        ("t", e.event_type, 1_714_564_800_123, e.event_id) for e in (comment, follow, seen)
+    ]
     assert [r[4:9] for r in rows] == [
-        ("ana", "c1", "x.content", 1, 0), ("ana", "ben", "x.content", 1, 1),
+        ("ana", "c1", "x.content", 1, 0),
+        ("ana", "ben", "x.content", 1, 1),
         ("ana", "ana", "x.content", 1, 2),
     ]
     assert json.loads(rows[0][9]) == to_json(comment)

@@ -43,11 +43,19 @@ def producer(settings: Settings) -> Iterator[Any]:
     p.close(timeout=5)
 
 
-def send(producer: Any, settings: Settings, logical: str, rows: list[dict[str, Any]] | bytes,
-         *, key: bytes = b"t/k", headers: list[tuple[str, bytes]] | None = None) -> None:
+def send(
+    producer: Any,
+    settings: Settings,
+    logical: str,
+    rows: list[dict[str, Any]] | bytes,
+    *,
+    key: bytes = b"t/k",
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     value = rows if isinstance(rows, bytes) else json.dumps({"rows": rows}).encode()
-    producer.send(topic_name(settings, logical), key=key, value=value,
-                  headers=headers or []).get(timeout=30)
+    producer.send(topic_name(settings, logical), key=key, value=value, headers=headers or []).get(
+        timeout=30
+    )
 
 
 def drain(sink: Sink, *, records: int, deadline_s: float = 60.0) -> SinkStats:
@@ -61,57 +69,129 @@ def drain(sink: Sink, *, records: int, deadline_s: float = 60.0) -> SinkStats:
     raise AssertionError(f"sink did not drain {records} records in {deadline_s}s: {sink.stats()}")
 
 
-def make_sink(settings: Settings, clickhouse: Callable[[], ClickHouse] | None = None,
-              **options: Any) -> Sink:
-    options = {"group_id": f"{settings.topic_prefix}-sink", "batch_ms": 0,
-               "poll_timeout_ms": 200, "backoff_initial_s": 0.01, "backoff_max_s": 0.05,
-               **options}
+def make_sink(
+    settings: Settings, clickhouse: Callable[[], ClickHouse] | None = None, **options: Any
+) -> Sink:
+    options = {
+        "group_id": f"{settings.topic_prefix}-sink",
+        "batch_ms": 0,
+        "poll_timeout_ms": 200,
+        "backoff_initial_s": 0.01,
+        "backoff_max_s": 0.05,
+        **options,
+    }
     return Sink(settings, clickhouse, **options)
 
 
 SAMPLE: dict[str, dict[str, Any]] = {
-    "feed-items": {"tenant": "t", "owner": "v", "activity_id": "post/p1", "kind": "post",
-                   "author": "a", "post_id": "p1", "created_ms": 1000, "version": 1000,
-                   "is_deleted": 0},
-    "notification-groups": {"tenant": "t", "recipient": "a", "kind": "comment",
-                            "object_kind": "post", "object_id": "p1", "post_id": "p1",
-                            "actor_count": 1, "latest_actors": ["b"], "first_ms": 2000,
-                            "last_ms": 2000, "excerpt": "Hello", "version": 2,
-                            "is_deleted": 0},
-    "trend-contributions": {"tenant": "t", "dimension": "hashtag", "dim_value": "launch",
-                            "metric": "post", "source_id": "p1", "actor": "a", "at_ms": 1000,
-                            "version": 1, "is_deleted": 0},
-    "content-state": {"tenant": "t", "post_id": "p1", "object_id": "p1", "kind": "post",
-                      "author": "a", "title": "Hello", "body": "World", "in_reply_to": "",
-                      "created_ms": 1000, "edited_ms": 0, "deleted": 0, "spam": 0,
-                      "machine_verdict": "ham", "person_verdict": "", "version": 1},
-    "inbox-state": {"tenant": "t", "user": "a", "read_up_to_ms": 1500, "seen_up_to_ms": 1600,
-                    "group_reads": {"comment:post:p1": 2500}, "version": 4},
-    "follows-state": {"tenant": "t", "follower": "v", "followee": "a", "since_ms": 900,
-                      "version": 1, "is_deleted": 0},
-    "author-state": {"tenant": "t", "author": "a", "read_fanout": 0, "follower_count": 1,
-                     "version": 1},
+    "feed-items": {
+        "tenant": "t",
+        "owner": "v",
+        "activity_id": "post/p1",
+        "kind": "post",
+        "author": "a",
+        "post_id": "p1",
+        "created_ms": 1000,
+        "version": 1000,
+        "is_deleted": 0,
+    },
+    "notification-groups": {
+        "tenant": "t",
+        "recipient": "a",
+        "kind": "comment",
+        "object_kind": "post",
+        "object_id": "p1",
+        "post_id": "p1",
+        "actor_count": 1,
+        "latest_actors": ["b"],
+        "first_ms": 2000,
+        "last_ms": 2000,
+        "excerpt": "Hello",
+        "version": 2,
+        "is_deleted": 0,
+    },
+    "trend-contributions": {
+        "tenant": "t",
+        "dimension": "hashtag",
+        "dim_value": "launch",
+        "metric": "post",
+        "source_id": "p1",
+        "actor": "a",
+        "at_ms": 1000,
+        "version": 1,
+        "is_deleted": 0,
+    },
+    "content-state": {
+        "tenant": "t",
+        "post_id": "p1",
+        "object_id": "p1",
+        "kind": "post",
+        "author": "a",
+        "title": "Hello",
+        "body": "World",
+        "in_reply_to": "",
+        "created_ms": 1000,
+        "edited_ms": 0,
+        "deleted": 0,
+        "spam": 0,
+        "machine_verdict": "ham",
+        "person_verdict": "",
+        "version": 1,
+    },
+    "inbox-state": {
+        "tenant": "t",
+        "user": "a",
+        "read_up_to_ms": 1500,
+        "seen_up_to_ms": 1600,
+        "group_reads": {"comment:post:p1": 2500},
+        "version": 4,
+    },
+    "follows-state": {
+        "tenant": "t",
+        "follower": "v",
+        "followee": "a",
+        "since_ms": 900,
+        "version": 1,
+        "is_deleted": 0,
+    },
+    "author-state": {
+        "tenant": "t",
+        "author": "a",
+        "read_fanout": 0,
+        "follower_count": 1,
+        "version": 1,
+    },
 }
 
 
 def table_rows(ch: ClickHouse, table: str, *, final: bool = True) -> list[tuple[Any, ...]]:
     spec = next(t for t in DERIVED_TABLES if t.name == table)
     columns = ", ".join(
-        f"toUnixTimestamp64Milli({c.name})" if c.kind == "ms" else
-        f"mapApply((k, v) -> (k, toUnixTimestamp64Milli(v)), {c.name})" if c.kind == "ms_map"
-        else c.name for c in spec.columns)
-    return sorted(ch.rows(f"SELECT {columns} FROM `{ch.database}`.{table}"
-                          f"{' FINAL' if final else ''}"))
+        f"toUnixTimestamp64Milli({c.name})"
+        if c.kind == "ms"
+        else f"mapApply((k, v) -> (k, toUnixTimestamp64Milli(v)), {c.name})"
+        if c.kind == "ms_map"
+        else c.name
+        for c in spec.columns
+    )
+    return sorted(
+        ch.rows(f"SELECT {columns} FROM `{ch.database}`.{table}{' FINAL' if final else ''}")
+    )
 
 
-def test_the_sink_loads_every_table_and_the_event_log(topics: Settings, producer: Any,
-                                                      ch: ClickHouse) -> None:
+def test_the_sink_loads_every_table_and_the_event_log(
+    topics: Settings, producer: Any, ch: ClickHouse
+) -> None:
     for logical, row in SAMPLE.items():
         send(producer, topics, logical, [row])
     events = example_events()
     for event in events:
-        producer.send(topic_name(topics, event.topic), key=event.key().encode(),
-                      value=encode(event), headers=record_headers(event)).get(timeout=30)
+        producer.send(
+            topic_name(topics, event.topic),
+            key=event.key().encode(),
+            value=encode(event),
+            headers=record_headers(event),
+        ).get(timeout=30)
     with make_sink(topics) as sink:
         stats = drain(sink, records=len(SAMPLE) + len(events))
     assert stats.rows == {**{t.name: 1 for t in DERIVED_TABLES}, "events": len(events)}
@@ -121,11 +201,13 @@ def test_the_sink_loads_every_table_and_the_event_log(topics: Settings, producer
         assert table_rows(ch, table.name) == [table.row(SAMPLE[table.topic])]
     logged = ch.rows(f"SELECT toString(event_id), event_type, topic FROM `{ch.database}`.events")
     assert sorted(logged) == sorted(
-        (e.event_id, e.event_type, topic_name(topics, e.topic)) for e in events)
+        (e.event_id, e.event_type, topic_name(topics, e.topic)) for e in events
+    )
 
 
-def test_redelivered_and_replaced_rows_never_double(topics: Settings, producer: Any,
-                                                   ch: ClickHouse) -> None:
+def test_redelivered_and_replaced_rows_never_double(
+    topics: Settings, producer: Any, ch: ClickHouse
+) -> None:
     feed = SAMPLE["feed-items"]
     group = SAMPLE["notification-groups"]
     send(producer, topics, "feed-items", [feed, dict(feed, activity_id="post/p2", post_id="p2")])
@@ -135,26 +217,33 @@ def test_redelivered_and_replaced_rows_never_double(topics: Settings, producer: 
     # the same messages again (a redelivery or a replay), then newer versions
     send(producer, topics, "feed-items", [feed, dict(feed, activity_id="post/p2", post_id="p2")])
     send(producer, topics, "notification-groups", [group])
-    send(producer, topics, "feed-items", [
-        dict(feed, activity_id="post/p2", post_id="p2", created_ms=0, version=3000,
-             is_deleted=1)])
-    send(producer, topics, "notification-groups", [
-        dict(group, actor_count=2, latest_actors=["c", "b"], last_ms=3000, version=3)])
+    send(
+        producer,
+        topics,
+        "feed-items",
+        [dict(feed, activity_id="post/p2", post_id="p2", created_ms=0, version=3000, is_deleted=1)],
+    )
+    send(
+        producer,
+        topics,
+        "notification-groups",
+        [dict(group, actor_count=2, latest_actors=["c", "b"], last_ms=3000, version=3)],
+    )
     with make_sink(topics) as sink:
         stats = drain(sink, records=4)
     assert stats.rows == {"feed_items": 3, "notification_groups": 2}
-    assert table_rows(ch, "feed_items") == [
-        ("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
+    assert table_rows(ch, "feed_items") == [("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
     assert table_rows(ch, "notification_groups") == [
-        ("t", "a", "comment", "post", "p1", "p1", 2, ["c", "b"], 2000, 3000, "Hello", 3, 0)]
+        ("t", "a", "comment", "post", "p1", "p1", 2, ["c", "b"], 2000, 3000, "Hello", 3, 0)
+    ]
     # a sink in a new group re-reads the whole log: still one row per key
     with make_sink(topics, group_id=f"{topics.topic_prefix}-replay") as sink:
         drain(sink, records=5)
     assert len(table_rows(ch, "feed_items", final=False)) > 1
-    assert table_rows(ch, "feed_items") == [
-        ("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
+    assert table_rows(ch, "feed_items") == [("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
     assert [r[6:] for r in table_rows(ch, "notification_groups")] == [
-        (2, ["c", "b"], 2000, 3000, "Hello", 3, 0)]
+        (2, ["c", "b"], 2000, 3000, "Hello", 3, 0)
+    ]
 
 
 class FlakyClickHouse:
@@ -175,8 +264,9 @@ class FlakyClickHouse:
 def test_an_outage_is_retried_with_backoff_and_loses_nothing(
     topics: Settings, producer: Any, ch: ClickHouse, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rows = [dict(SAMPLE["feed-items"], activity_id=f"post/p{i}", post_id=f"p{i}")
-            for i in range(50)]
+    rows = [
+        dict(SAMPLE["feed-items"], activity_id=f"post/p{i}", post_id=f"p{i}") for i in range(50)
+    ]
     send(producer, topics, "feed-items", rows[:25])
     send(producer, topics, "feed-items", rows[25:])
     factory = FlakyClickHouse(topics, failures=3)
@@ -199,10 +289,12 @@ def test_an_outage_is_retried_with_backoff_and_loses_nothing(
     assert (stats.retries, stats.rows, stats.last_error) == (3, {"feed_items": 51}, None)
     attempts = [r.getMessage() for r in caplog.records if "write attempt" in r.getMessage()]
     assert [m.split(",")[0] for m in attempts] == [
-        f"sink write attempt {n} failed" for n in (1, 2, 3)]
+        f"sink write attempt {n} failed" for n in (1, 2, 3)
+    ]
     assert all(f"holding {25 * read_before} rows" in m for m in attempts)
     assert [m.rsplit(": ", 1)[1] for m in attempts] == [
-        f"ClickHouse unreachable (simulated outage {n})" for n in (1, 2, 3)]
+        f"ClickHouse unreachable (simulated outage {n})" for n in (1, 2, 3)
+    ]
     assert len(table_rows(ch, "feed_items")) == 51
 
 
@@ -236,8 +328,7 @@ def test_a_record_that_cannot_be_loaded_goes_to_the_dead_letters(
 ) -> None:
     good = SAMPLE["follows-state"]
     missing = {k: v for k, v in good.items() if k != "followee"}
-    send(producer, topics, "follows-state", b"{not json", key=b"t/x",
-         headers=[("trace", b"abc")])
+    send(producer, topics, "follows-state", b"{not json", key=b"t/x", headers=[("trace", b"abc")])
     send(producer, topics, "follows-state", [good, missing], key=b"t/y")
     send(producer, topics, "follows-state", [good], key=b"t/z")
     with make_sink(topics) as sink:
@@ -261,16 +352,22 @@ def test_a_record_that_cannot_be_loaded_goes_to_the_dead_letters(
     assert headers["dlq_topic"] == source.encode()
     assert headers["dlq_stage"] == b"sink"
     assert headers["trace"] == b"abc"
-    assert headers["dlq_reason"].decode().startswith(
-        f"{source}[{headers['dlq_partition'].decode()}]@{headers['dlq_offset'].decode()}: "
-        "not UTF-8 JSON")
-    assert b"follows_state row 1: column 'followee' is missing" in dict(
-        by_key[b"t/y"].headers)["dlq_reason"]
+    assert (
+        headers["dlq_reason"]
+        .decode()
+        .startswith(
+            f"{source}[{headers['dlq_partition'].decode()}]@{headers['dlq_offset'].decode()}: "
+            "not UTF-8 JSON"
+        )
+    )
+    assert (
+        b"follows_state row 1: column 'followee' is missing"
+        in dict(by_key[b"t/y"].headers)["dlq_reason"]
+    )
     assert json.loads(by_key[b"t/y"].value) == {"rows": [good, missing]}
 
 
-def test_run_stops_when_idle_and_when_told(topics: Settings, producer: Any,
-                                           ch: ClickHouse) -> None:
+def test_run_stops_when_idle_and_when_told(topics: Settings, producer: Any, ch: ClickHouse) -> None:
     send(producer, topics, "author-state", [SAMPLE["author-state"]])
     with make_sink(topics, batch_ms=50) as sink:
         stats = sink.run(idle_exit_s=3.0)
