@@ -65,7 +65,7 @@ def content_row(obj: ThreadObject, *, tenant: str, post_id: str, version: int) -
         "tenant": tenant, "post_id": post_id, "object_id": obj.object_id, "kind": obj.kind,
         "author": obj.author, "title": obj.title, "body": obj.body,
         "in_reply_to": obj.in_reply_to or "", "created_ms": obj.created_ms,
-        "edited_ms": 0, "deleted": int(obj.deleted), "spam": int(obj.spam),
+        "edited_ms": obj.edited_ms, "deleted": int(obj.deleted), "spam": int(obj.spam),
         "machine_verdict": obj.machine_verdict or "", "person_verdict": obj.person_verdict or "",
         "version": version,
     }

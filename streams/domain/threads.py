@@ -105,6 +105,7 @@ class ThreadObject:
     machine_verdict: Verdict | None = None
     person_verdict: Verdict | None = None
     published: bool = True
+    edited_ms: int = 0
 
     @property
     def spam(self) -> bool:
@@ -228,9 +229,10 @@ class ThreadState:
                 event.comment_id, "comment", event.actor, at_ms, "", event.body, event.in_reply_to
             )
         if isinstance(event, PostEdited):
-            return self._edit(event.post_id, event.title, event.body)
+            return self._edit(event.post_id, event.title, event.body, at_ms)
         if isinstance(event, CommentEdited):
-            return event.comment_id != self.post_id and self._edit(event.comment_id, "", event.body)
+            return event.comment_id != self.post_id and self._edit(
+                event.comment_id, "", event.body, at_ms)
         if isinstance(event, PostDeleted):
             return self._delete(event.post_id, "post")
         if isinstance(event, CommentDeleted):
@@ -275,13 +277,13 @@ class ThreadState:
         )
         return True
 
-    def _edit(self, object_id: str, title: str, body: str) -> bool:
+    def _edit(self, object_id: str, title: str, body: str, at_ms: int) -> bool:
         old = self.objects.get(object_id)
         if old is None or not old.published or old.deleted:
             return False
         if old.title == title and old.body == body:
             return False
-        self.objects[object_id] = replace(old, title=title, body=body)
+        self.objects[object_id] = replace(old, title=title, body=body, edited_ms=at_ms)
         return True
 
     def _delete(self, object_id: str, kind: ObjectKind) -> bool:
@@ -339,6 +341,7 @@ class ThreadState:
                     o.machine_verdict,
                     o.person_verdict,
                     o.published,
+                    o.edited_ms,
                 ]
                 for o in self.objects.values()
             ],
@@ -368,6 +371,7 @@ class ThreadState:
                     cast(Verdict | None, row[8]),
                     cast(Verdict | None, row[9]),
                     bool(row[10]),
+                    int(row[11]) if len(row) > 11 else 0,  # states saved before edits had times
                 )
                 objects[obj.object_id] = obj
             reactions: dict[ReactionKey, Reaction] = {}

@@ -75,8 +75,9 @@ def test_edit_replaces_text_and_noop_edit_is_false() -> None:
     assert state.apply(edit_comment("c1", "ana", 3, "new")) is False
     assert state.apply(edit_post("olga", 4, title="Launch night", body="We ship tonight")) is True
     assert state.post == ThreadObject(
-        POST, "post", "olga", ms(0), "Launch night", "We ship tonight", None
+        POST, "post", "olga", ms(0), "Launch night", "We ship tonight", None, edited_ms=ms(4)
     )
+    assert state.objects["c1"].edited_ms == ms(2)  # the no-op edit at 3 left the time alone
     assert state.seq == 4
 
 
