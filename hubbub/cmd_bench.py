@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hubbub.bench_pipeline import add_arguments, bench_latency, bench_throughput
 from infra.kafka import ensure_topics, event_topic_specs, make_producer, topic_name
 from infra.launchers import services
 from infra.settings import Settings
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-results.json"))
     p.add_argument("--only", choices=sorted(BENCHES), action="append",
                    help="run only these parts (repeatable)")
+    add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -132,13 +134,19 @@ def bench_publish(settings: Settings, args: argparse.Namespace, console: Console
     }
 
 
-BENCHES: dict[str, Bench] = {"encode": bench_encode, "publish": bench_publish}
+BENCHES: dict[str, Bench] = {
+    "encode": bench_encode, "publish": bench_publish,
+    "throughput": bench_throughput, "latency": bench_latency,
+}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     console.print(f"starting or reusing the local services in {settings.state_dir} ...")
     services.up(settings, progress=lambda m: console.print(f"  {m}"))
+    from hubbub.cmd_infra import apply_schema
+
+    apply_schema(settings)
     results: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(),
         "machine": {"python": platform.python_version(), "cpus": _cpus()},

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT, StreamT
 
 from infra.kafka import DLQ_TOPIC, dead_letter_headers, topic_name
@@ -142,6 +144,21 @@ async def _decode_batch(
     return by_key
 
 
+def _save(table: Any, key: bytes, value: bytes, source: EventT[bytes]) -> None:
+    """Write a table entry on behalf of the key's source record after the batch.
+
+    Faust writes a table's changelog to the partition of "the current event", which only exists
+    inside per-event iteration; a batch is written after it, so the key's own source record is
+    made current for the write (its partition is the key's partition in every co-partitioned
+    topic, which is what table recovery expects).
+    """
+    token = _current_event.set(weakref.ref(source))
+    try:
+        table[key] = value
+    finally:
+        _current_event.reset(token)
+
+
 def _author_of(event: Event) -> str:
     followee = getattr(event, "followee", None)
     return followee if isinstance(followee, str) else event.actor
@@ -171,7 +188,7 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
 
     def table(name: str) -> Any:
         return app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
-                         value_type=bytes, use_partitioner=True)
+                         value_type=bytes)
 
     def agent(source: faust.TopicT, stage: str, topics: tuple[str, ...], state: Any,
               fold: Callable[[bytes | None, bytes, list[Event], Output], bytes | None]) -> None:
@@ -196,8 +213,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     if saved is not None:
                         saves[key] = saved
                 await emitter.emit(outputs)
+                source = {item.message.key: item for item in batch}
                 for key, value in saves.items():  # only after the output is acknowledged
-                    state[key] = value
+                    _save(state, key, value, source[key])
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)

@@ -37,6 +37,7 @@ from streams.domain.feeds import (
     apply,
     is_visible,
     merge_feed_page,
+    row_version,
 )
 
 T = "acme"
@@ -75,6 +76,7 @@ def row(
     author: str = "ana",
     post_id: str = "p1",
     deleted: bool = False,
+    graph: bool = False,
 ) -> FeedChange:
     return FeedChange(
         tenant=T,
@@ -84,7 +86,7 @@ def row(
         author=author,
         post_id=post_id,
         created_ms=ms(created) if created >= 0 else 0,
-        version=ms(version),
+        version=row_version(ms(version), graph=graph),
         is_deleted=deleted,
     )
 
@@ -131,11 +133,11 @@ def test_follow_backfills_newest_activities_up_to_the_limit() -> None:
     config = FeedConfig(backfill_limit=2)
     state = AuthorState(tenant=T, author="ana")
     run(state, [post("ana", "p1", 1), post("ana", "p2", 2), post("ana", "p3", 3)], config)
-    assert [a.activity_id for a in state.recent] == ["post/p3", "post/p2"]
+    assert [a.activity_id for a in state.recent] == ["post/p3", "post/p2", "post/p1"]
     changes = apply(state, follow("bo", "ana", 10), config)
     assert changes == [
-        row("bo", "post/p3", created=3, version=10, post_id="p3"),
-        row("bo", "post/p2", created=2, version=10, post_id="p2"),
+        row("bo", "post/p3", created=3, version=10, post_id="p3", graph=True),
+        row("bo", "post/p2", created=2, version=10, post_id="p2", graph=True),
     ]
 
 
@@ -160,8 +162,8 @@ def test_unfollow_deletes_the_authors_activities_from_that_feed_only() -> None:
     )
     changes = apply(state, unfollow("bo", "ana", 5), FeedConfig())
     assert changes == [
-        row("bo", "post/p2", created=4, version=5, post_id="p2", deleted=True),
-        row("bo", "post/p1", created=3, version=5, post_id="p1", deleted=True),
+        row("bo", "post/p2", created=4, version=5, post_id="p2", deleted=True, graph=True),
+        row("bo", "post/p1", created=3, version=5, post_id="p1", deleted=True, graph=True),
     ]
     assert state.followers == {"cy": ms(2)}
     assert apply(state, unfollow("bo", "ana", 6), FeedConfig()) == []
@@ -180,8 +182,10 @@ def test_delete_removes_from_every_feed_and_from_later_backfills() -> None:
         row("bo", "post/p1", created=2, version=4, deleted=True),
     ]
     assert apply(state, follow("cy", "ana", 5), FeedConfig()) == [
-        row("cy", "post/p2", created=3, version=5, post_id="p2")
+        row("cy", "post/p2", created=3, version=5, post_id="p2", graph=True)
     ]
+    assert [(a.activity_id, a.live) for a in state.recent] == [("post/p2", True),
+                                                                ("post/p1", False)]  # fmt: skip
 
 
 def test_delete_of_an_activity_no_longer_remembered_tombstones_with_unknown_time() -> None:
@@ -240,7 +244,7 @@ def test_read_fanout_pushes_nothing_to_followers_and_stays_on() -> None:
     ]
     # Unfollow retracts only what was pushed; read fan-out survives the drop below the threshold.
     assert apply(state, unfollow("cy", "ana", 5), config) == [
-        row("cy", "post/p1", created=2, version=5, deleted=True)
+        row("cy", "post/p1", created=2, version=5, deleted=True, graph=True)
     ]
     assert state.read_fanout
     assert apply(state, post("ana", "p3", 6), config) == [
@@ -319,7 +323,7 @@ def test_kinds_are_configuration() -> None:
         row("ana", "comment/c1", created=2, version=5, kind="comment", deleted=True, **common),
         row("bo", "comment/c1", created=2, version=5, kind="comment", deleted=True, **common),
     ]
-    assert state.recent == []
+    assert [a.live for a in state.recent] == [False, False]  # kept as tombstones
 
 
 def test_events_that_do_not_touch_feeds_are_ignored() -> None:
@@ -362,6 +366,8 @@ def test_an_event_of_another_key_is_refused(event: Event) -> None:
         ({"backfill_limit": -1}, "backfill_limit must be a whole number >= 0"),
         ({"read_fanout_threshold": True}, "read_fanout_threshold"),
         ({"dedup_window": 1.5}, "dedup_window"),
+        ({"backfill_limit": 3, "recent_limit": 2}, "recent_limit 2 is below backfill_limit 3"),
+        ({"recent_limit": -1}, "recent_limit must be a whole number >= 0"),
     ],
 )
 def test_config_is_validated(kwargs: dict[str, object], message: str) -> None:
@@ -390,20 +396,21 @@ def test_state_round_trips_through_json_exactly() -> None:
     assert again == state
     assert json.dumps(again.to_json()) == text
     assert again.to_json() == {
-        "format": 1,
+        "format": 2,
         "tenant": T,
         "author": "ana",
         "followers": {"bo": ms(2), "cy": ms(3)},
         "recent": [
             {"activity_id": "comment/c1", "kind": "comment", "post_id": "p1",
-             "created_ms": ms(5), "fanned_out": False},
+             "created_ms": ms(5), "fanned_out": False, "deleted_ms": None, "earlier": []},
             {"activity_id": "post/p2", "kind": "post", "post_id": "p2",
-             "created_ms": ms(4), "fanned_out": False},
+             "created_ms": ms(4), "fanned_out": False, "deleted_ms": None, "earlier": []},
             {"activity_id": "post/p1", "kind": "post", "post_id": "p1",
-             "created_ms": ms(1), "fanned_out": True},
+             "created_ms": ms(1), "fanned_out": True, "deleted_ms": None, "earlier": []},
         ],
         "applied": list(state.applied),
         "read_fanout": True,
+        "published": {"post/p1": True, "post/p2": True, "comment/c1": True},
     }  # fmt: skip
 
 
@@ -411,7 +418,10 @@ def test_state_round_trips_through_json_exactly() -> None:
     "mangle",
     [
         lambda d: d.pop("followers"),
-        lambda d: d.update(format=2),
+        lambda d: d.update(format=1),
+        lambda d: d.pop("published"),
+        lambda d: d["recent"][0].update(deleted_ms=True),
+        lambda d: d["recent"][0].update(earlier=[[1]]),
         lambda d: d.update(read_fanout=1),
         lambda d: d["recent"][0].update(created_ms="5"),
         lambda d: d.update(followers={"bo": True}),

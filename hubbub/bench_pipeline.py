@@ -1,0 +1,174 @@
+"""Pipeline benchmarks for ``hubbub bench``: sustained throughput per stage, end-to-end latency at
+a steady rate, and feed rows fanned out per second. Figures only; nothing here asserts a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hubbub.pipeline import Pipeline
+from infra.clickhouse import ClickHouse
+from infra.kafka import EVENT_TOPICS, consumer_lag, topic_name
+from infra.settings import Settings
+from producers.generator import Community
+from producers.publisher import Publisher
+from schemas.events import Event, PostPublished
+from streams.app import ACTIVITY_TOPIC
+from streams.rows import DERIVED_TOPICS
+
+
+def _run_settings(settings: Settings, label: str) -> Settings:
+    stamp = time.strftime("%H%M%S")
+    return settings.with_overrides(topic_prefix=f"bench-{label}-{stamp}",
+                                   clickhouse_database=f"bench_{label}_{stamp}")
+
+
+def _events(n: int, *, rate: float, start_at: datetime, seed: str) -> list[Event]:
+    community = Community(seed, tenant="bench", users=3000, avg_follows=12.0)
+    return list(community.events(n, start_at=start_at, rate_per_s=rate))
+
+
+def _stage_lags(pipe: Pipeline) -> tuple[int, int]:
+    s = pipe.settings
+    sources = [topic_name(s, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
+    derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
+    return consumer_lag(s, pipe.app_id, sources), consumer_lag(s, pipe.sink_group, derived)
+
+
+def _started(settings: Settings, workdir: Path) -> Pipeline:
+    """A pipeline that has joined its groups and processed a warm-up batch."""
+    pipe = Pipeline(settings, workdir).start()
+    warm = _events(200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm")
+    with Publisher(settings) as publisher:
+        publisher.publish_many(warm)
+    pipe.wait_quiet(timeout_s=180, settle_s=1.0)
+    return pipe
+
+
+def bench_throughput(settings: Settings, args: argparse.Namespace,
+                     console: Console) -> dict[str, Any]:
+    """Publish a burst as fast as the library can and time each stage until it is caught up."""
+    run = _run_settings(settings, "tput")
+    n = args.pipeline_events
+    events = _events(n, rate=1000, start_at=datetime(2026, 2, 1, tzinfo=UTC), seed="tput")
+    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix)
+    try:
+        ch = ClickHouse(run)
+        feed_before = ch.rows(f"SELECT count() FROM `{run.clickhouse_database}`.feed_items")[0][0]
+        start = time.monotonic()
+        with Publisher(run) as publisher:
+            publisher.publish_many(events)
+        published_s = time.monotonic() - start
+        worker_s = sink_s = None
+        while sink_s is None:
+            worker_lag, sink_lag = _stage_lags(pipe)
+            now = time.monotonic() - start
+            if worker_s is None and worker_lag == 0:
+                worker_s = now
+            if worker_s is not None and sink_lag == 0:
+                sink_s = now
+            if now > 900:
+                raise TimeoutError("pipeline did not catch up within 900 s")
+            time.sleep(0.2)
+        db = f"`{run.clickhouse_database}`"
+        feed_rows = ch.rows(f"SELECT count() FROM {db}.feed_items")[0][0] - feed_before
+        total_rows = sum(ch.rows(f"SELECT count() FROM {db}.{t}")[0][0] for t in (
+            "feed_items", "notification_groups", "trend_contributions", "content_state",
+            "inbox_state", "follows_state", "author_state", "events"))
+        ch.close()
+    finally:
+        pipe.stop()
+    assert worker_s is not None
+    result = {
+        "events": n,
+        "publish_events_per_s": round(n / published_s),
+        "worker_events_per_s": round(n / worker_s),
+        "end_to_end_events_per_s": round(n / sink_s),
+        "worker_caught_up_s": round(worker_s, 2),
+        "sink_caught_up_s": round(sink_s, 2),
+        "feed_rows": feed_rows,
+        "feed_rows_per_s": round(feed_rows / sink_s),
+        "clickhouse_rows": total_rows,
+        "bottleneck": "stream worker" if sink_s - worker_s < 2.0 else "ClickHouse sink",
+        "target_events_per_s": 5000,
+    }
+    table = Table(title=f"pipeline burst of {n:,} events (1 worker, 1 sink, 2 cores)")
+    table.add_column("stage")
+    table.add_column("events/s", justify="right")
+    table.add_column("caught up after", justify="right")
+    table.add_row("publish (library)", f"{result['publish_events_per_s']:,}",
+                  f"{published_s:.1f} s")
+    table.add_row("stream worker", f"{result['worker_events_per_s']:,}", f"{worker_s:.1f} s")
+    table.add_row("sink -> ClickHouse (end to end)", f"{result['end_to_end_events_per_s']:,}",
+                  f"{sink_s:.1f} s")
+    console.print(table)
+    console.print(f"feed rows fanned out: {feed_rows:,} ({result['feed_rows_per_s']:,}/s); "
+                  f"bottleneck: {result['bottleneck']}; target 5,000 events/s end to end: "
+                  f"{result['end_to_end_events_per_s'] / 5000:.2f} of it")
+    return {"throughput": result}
+
+
+def bench_latency(settings: Settings, args: argparse.Namespace,
+                  console: Console) -> dict[str, Any]:
+    """Publish at a steady rate; latency of each post from publish to its feed row loaded."""
+    run = _run_settings(settings, "lat")
+    rate, seconds = args.latency_rate, args.latency_seconds
+    n = int(rate * seconds)
+    start_at = datetime.now(UTC) + timedelta(seconds=5)
+    events = _events(n, rate=rate, start_at=start_at, seed="lat")
+    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix)
+    published: dict[str, tuple[str, float]] = {}  # post id -> (author, wall time of publish)
+    try:
+        interval = 1.0 / rate
+        with Publisher(run) as publisher:
+            begin = time.monotonic()
+            for i, event in enumerate(events):
+                due = begin + i * interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                publisher.publish(event)
+                if isinstance(event, PostPublished) and event.post_id not in published:
+                    published[event.post_id] = (event.actor, time.time())
+        pipe.wait_quiet(timeout_s=300, settle_s=1.0)
+        ch = ClickHouse(run)
+        loaded = dict(ch.rows(
+            f"SELECT activity_id, toUnixTimestamp64Milli(min(loaded_at)) "
+            f"FROM `{run.clickhouse_database}`.feed_items WHERE owner = author "
+            f"AND kind = 'post' GROUP BY activity_id"))
+        ch.close()
+    finally:
+        pipe.stop()
+    latencies = sorted(
+        loaded[f"post/{post}"] / 1000 - at for post, (_, at) in published.items()
+        if f"post/{post}" in loaded)
+    if not latencies:
+        raise RuntimeError("no post reached its author's feed during the latency run")
+
+    def pct(p: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    result = {
+        "rate_events_per_s": rate, "seconds": seconds, "posts_measured": len(latencies),
+        "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1), "target_p99_ms": 1000,
+    }
+    console.print(f"latency publish -> feed row queryable at {rate:,.0f} events/s for "
+                  f"{seconds} s ({len(latencies)} posts): p50 {result['p50_ms']} ms, "
+                  f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (target p99 <= 1000 ms)")
+    return {"latency": result}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pipeline-events", type=int, default=50_000,
+                   help="events in the throughput burst")
+    p.add_argument("--latency-rate", type=float, default=1000.0, help="events/s, latency run")
+    p.add_argument("--latency-seconds", type=int, default=20, help="length of the latency run")
