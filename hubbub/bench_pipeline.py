@@ -5,6 +5,7 @@ a steady rate, and feed rows fanned out per second. Figures only; nothing here a
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,9 +44,9 @@ def _stage_lags(pipe: Pipeline) -> tuple[int, int]:
     return consumer_lag(s, pipe.app_id, sources), consumer_lag(s, pipe.sink_group, derived)
 
 
-def _started(settings: Settings, workdir: Path) -> Pipeline:
+def _started(settings: Settings, workdir: Path, *, workers: int) -> Pipeline:
     """A pipeline that has joined its groups and processed a warm-up batch."""
-    pipe = Pipeline(settings, workdir).start()
+    pipe = Pipeline(settings, workdir).start(workers=workers)
     warm = _events(200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm")
     with Publisher(settings) as publisher:
         publisher.publish_many(warm)
@@ -59,7 +60,7 @@ def bench_throughput(settings: Settings, args: argparse.Namespace,
     run = _run_settings(settings, "tput")
     n = args.pipeline_events
     events = _events(n, rate=1000, start_at=datetime(2026, 2, 1, tzinfo=UTC), seed="tput")
-    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix)
+    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix, workers=args.workers)
     try:
         ch = ClickHouse(run)
         feed_before = ch.rows(f"SELECT count() FROM `{run.clickhouse_database}`.feed_items")[0][0]
@@ -99,8 +100,10 @@ def bench_throughput(settings: Settings, args: argparse.Namespace,
         "clickhouse_rows": total_rows,
         "bottleneck": "stream worker" if sink_s - worker_s < 2.0 else "ClickHouse sink",
         "target_events_per_s": 5000,
+        "workers": args.workers,
     }
-    table = Table(title=f"pipeline burst of {n:,} events (1 worker, 1 sink, 2 cores)")
+    table = Table(title=f"pipeline burst of {n:,} events ({args.workers} worker(s), 1 sink, "
+                        f"{os.cpu_count()} cores)")
     table.add_column("stage")
     table.add_column("events/s", justify="right")
     table.add_column("caught up after", justify="right")
@@ -124,7 +127,7 @@ def bench_latency(settings: Settings, args: argparse.Namespace,
     n = int(rate * seconds)
     start_at = datetime.now(UTC) + timedelta(seconds=5)
     events = _events(n, rate=rate, start_at=start_at, seed="lat")
-    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix)
+    pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix, workers=args.workers)
     published: dict[str, tuple[str, float]] = {}  # post id -> (author, wall time of publish)
     try:
         interval = 1.0 / rate
@@ -170,5 +173,7 @@ def bench_latency(settings: Settings, args: argparse.Namespace,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-events", type=int, default=50_000,
                    help="events in the throughput burst")
+    p.add_argument("--workers", type=int, default=2,
+                   help="stream workers in the pipeline runs (they share the partitions)")
     p.add_argument("--latency-rate", type=float, default=1000.0, help="events/s, latency run")
     p.add_argument("--latency-seconds", type=int, default=20, help="length of the latency run")

@@ -58,9 +58,12 @@ class Pipeline:
     def start_sink(self) -> None:
         self._spawn("sink", ["sink", "--group", self.sink_group])
 
-    def start(self) -> Pipeline:
+    def start(self, *, workers: int = 1) -> Pipeline:
+        """Start ``workers`` stream workers (one consumer group: they share the partitions)
+        and one sink."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.start_worker()
+        for n in range(workers):
+            self.start_worker("worker" if n == 0 else f"worker-{n + 1}")
         self.start_sink()
         return self
 

@@ -225,3 +225,11 @@ def consumer_lag(settings: Settings, group_id: str, topics: Sequence[str]) -> in
         done = meta.offset if meta is not None and meta.offset >= 0 else 0
         lag += max(0, ends.get(tp, 0) - done)
     return lag
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client and
+    every Hubbub producer use), for senders that group records per partition themselves."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -46,6 +46,10 @@ from streams.domain.trends import contributions, diff_contributions
 FEED_EVENT_TYPES = (
     PostPublished, PostDeleted, CommentPosted, CommentDeleted, ReactionAdded, ReactionRemoved,
 )
+_FEED_KIND: dict[type[Event], str] = {
+    PostPublished: "post", PostDeleted: "post", CommentPosted: "comment",
+    CommentDeleted: "comment", ReactionAdded: "reaction", ReactionRemoved: "reaction",
+}
 _SCORED = (PostPublished, PostEdited, CommentPosted, CommentEdited)
 
 
@@ -61,10 +65,12 @@ class Output:
         return sum(len(r) for r in self.rows.values())
 
 
-def process_thread(state: ThreadState, events: Sequence[Event], out: Output) -> bool:
+def process_thread(state: ThreadState, events: Sequence[Event], out: Output, *,
+                   feed_kinds: frozenset[str] = frozenset({"post"})) -> bool:
     """Fold ``events`` (all of this thread, in log order) into ``state``; emit what changed.
 
-    New or edited posts and comments are scored for spam as they arrive; a machine verdict is
+    Only the activities of ``feed_kinds`` are re-keyed for the feeds (the others cannot change
+    one). New or edited posts and comments are scored for spam as they arrive; a machine verdict is
     applied to the state at once and published (its id is deterministic, so the copy that comes
     back through the log, or a rescoring on replay, is dropped as a duplicate). Returns whether
     the state changed (and so must be saved).
@@ -74,7 +80,7 @@ def process_thread(state: ThreadState, events: Sequence[Event], out: Output) -> 
     before_objects = dict(state.objects)
     changed = False
     for event in events:
-        if isinstance(event, FEED_EVENT_TYPES):
+        if isinstance(event, FEED_EVENT_TYPES) and _FEED_KIND[type(event)] in feed_kinds:
             out.forwarded.append(event)  # duplicates too: the feed state drops them itself
         if not state.apply(event):
             continue

@@ -6,7 +6,8 @@ the pipeline's tables with it, and ``tests/test_oracle.py`` compares it with the
 It favours plainness over speed (a few thousand events per second).
 
 ``expect(events, machine_flags=...)`` folds the events in list order (the log order), skipping any
-event whose id was seen before (a redelivery), and returns an ``Expected``:
+event whose id was seen before (a redelivery), and returns an ``Expected``. Feeds alone are folded
+in time order instead (see below): only they join two streams, the graph and the content.
 
 Content
     Per thread ``(tenant, post_id)`` and object id: the first creation wins; an edit counts only
@@ -41,16 +42,30 @@ Trend contributions, keyed ``(tenant, dimension, dim_value, metric, source_id)``
     ``"{actor}/{object_id}/{reaction}"``.
 
 Feeds (``FeedRules``)
-    The write side: per author, activities of the configured kinds (post, comment, reaction) go to
-    the author's own feed and, while the author is not read-fanout, to every current follower's; a
-    new follower receives the author's kept activities (the newest ``backfill_limit`` still live:
-    a delete does not bring an older one back, the state keeps only that many); an unfollow takes
-    those kept activities that were pushed out of the follower's feed (older ones stay in the
-    table); the author's delete or reaction removal takes the activity out of the author's feed
-    and, if it was pushed (or is too old to be known and the author is not read-fanout), out of
-    every current follower's. An author becomes read-fanout for good once followers exceed
-    ``read_fanout_threshold``; from then on nothing new is pushed. Rows resolve by the highest
-    version (the time of the event that wrote them), ties to the row written last.
+    The write side is decided per pair (follower F, activity A of author X) by the pair's latest
+    *relevant event* L: F's follow or unfollow of X, or A's publish or delete (for a reaction: its
+    removal), in time order: ``occurred_at`` ms, then graph events before content events, then log
+    order. Events that change nothing are not events here (a second follow while following, an
+    unfollow while not, a publish of a live activity however old, a delete of a deleted one).
+    L a delete or an unfollow: no row. L a publish: a row iff F follows X then. L F's follow: a
+    row iff A is among the ``backfill_limit`` newest activities of X live just before the follow
+    (newest by publish time, then activity id), so a delete lets an older activity back in. The
+    author's own feed holds each of their live activities. The oracle folds the feed events in
+    that time order, so the event being folded is L for every pair it touches.
+    Kept as the domain approximates it (same parameters, so the comparison is exact): per author
+    the domain remembers only the ``remembered`` newest activities by publish time
+    (``recent_limit``, default twice ``backfill_limit``), tombstones included, filled in the
+    order events arrive. A graph event reaches only the activities remembered when it arrives
+    (and those arriving after it): a follow backfills from them, an unfollow retracts only them,
+    and a pair of an activity out of reach keeps its row. At equal ms this depends on the log
+    order: a publish logged before an unfollow may push an older activity out of its reach. A
+    delete of an activity no longer remembered takes it out of every current follower's feed
+    unless the author is read-fanout.
+    Read-fanout: an author becomes read-fanout for good once followers exceed
+    ``read_fanout_threshold``; from then on publishes and follows push nothing to followers, and a
+    delete retracts from followers only what was pushed. The flip is taken in time order (the
+    domain takes it in arrival order: a publish logged before the flipping follow at the same ms
+    is still pushed to the followers before it; generated workloads have not hit that tie).
     The read side (``home_feed``): the viewer's live rows, plus for each read-fanout author the
     viewer follows now the author's own activities of configured kinds; an entry is hidden when
     its object (the reacted object, for a reaction) or its thread's post is deleted, or when
@@ -211,6 +226,14 @@ class FeedRules:
     kinds: frozenset[str] = frozenset({"post"})
     backfill_limit: int = 100
     read_fanout_threshold: int = 10_000
+    # Not a product rule: how many activities per author graph events can reach. The domain's
+    # state keeps only that many (FeedConfig.recent_limit), so the oracle takes the same number to
+    # compare exactly. The domain's dedup_window (repeats of ids older than it) is not modelled.
+    recent_limit: int | None = None
+
+    @property
+    def remembered(self) -> int:
+        return 2 * self.backfill_limit if self.recent_limit is None else self.recent_limit
 
 
 @dataclass
@@ -221,20 +244,23 @@ class Marks:
 
 
 @dataclass
-class _Kept:
+class _Known:
+    """An activity of the author, live or deleted (its latest lifetime)."""
+
     activity_id: str
     kind: str
     post_id: str
-    created_ms: int
-    pushed: bool
+    created_ms: int  # publish time of the current lifetime
+    pushed: bool  # the current lifetime went to followers (the author was not read-fanout)
+    arrived: int  # position in the log of the publish that began the current lifetime
+    live: bool = True
 
 
 @dataclass
 class _Author:
     followers: set[str] = field(default_factory=set)
     read_fanout: bool = False
-    kept: list[_Kept] = field(default_factory=list)  # newest first
-    live: set[str] = field(default_factory=set)  # published and not taken back, however old
+    activities: dict[str, _Known] = field(default_factory=dict)  # every one ever published
 
 
 # -- the answer -----------------------------------------------------------------------------------
@@ -325,15 +351,18 @@ class Expected:
 
 
 class _Fold:
-    def __init__(self, rules: FeedRules) -> None:
+    def __init__(self, rules: FeedRules, events: list[Event]) -> None:
         self.rules = rules
+        self.arrival = {e.event_id: i for i, e in enumerate(events)}
+        self.remembered = _remembered_on_arrival(events, rules)
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.reactions: dict[tuple[str, str, str, str, str], tuple[int, str]] = {}
         self.follows: dict[tuple[str, str], dict[str, int]] = {}
         self.inboxes: dict[tuple[str, str], Marks] = {}
         self.authors: dict[tuple[str, str], _Author] = {}
-        # (tenant, owner, activity_id) -> (version, row or None for a tombstone)
-        self.table: dict[tuple[str, str, str], tuple[int, FeedRow | None]] = {}
+        # (tenant, owner, activity_id) -> row, None for a tombstone. Feed events are folded in
+        # time order, so the row written last is the one of the pair's latest relevant event.
+        self.table: dict[tuple[str, str, str], FeedRow | None] = {}
 
     def obj(self, tenant: str, post_id: str, object_id: str, kind: str) -> Obj:
         key = (tenant, post_id, object_id)
@@ -390,70 +419,76 @@ class _Fold:
             else:
                 for k in e.group_keys:
                     marks.group_ms[k] = max(marks.group_ms.get(k, 0), up_to)
-        self.feed(e, t)
 
-    # -- feeds --
+    # -- feeds (events given in time order, see feed_order) --
 
-    def write(
-        self, tenant: str, owner: str, activity_id: str, version: int, row: FeedRow | None
-    ) -> None:
-        old = self.table.get((tenant, owner, activity_id))
-        if old is None or version >= old[0]:
-            self.table[(tenant, owner, activity_id)] = (version, row)
+    def put(self, tenant: str, owner: str, author: str, k: _Known) -> None:
+        row = FeedRow(owner, k.activity_id, k.kind, author, k.post_id, k.created_ms)
+        self.table[(tenant, owner, k.activity_id)] = row
 
-    def feed(self, e: Event, t: int) -> None:
+    def drop(self, tenant: str, owner: str, activity_id: str) -> None:
+        self.table[(tenant, owner, activity_id)] = None
+
+    def reaches(self, e: Event, k: _Known) -> bool:
+        """Whether the domain's state still remembers ``k`` when ``e`` arrives: it arrives
+        later, or it is among the remembered newest then (see _remembered_on_arrival)."""
+        return k.arrived > self.arrival[e.event_id] or k.activity_id in self.remembered[e.event_id]
+
+    def feed(self, e: Event) -> None:
         rules = self.rules
         if isinstance(e, Followed | Unfollowed):
             a = self.authors.setdefault((e.tenant, e.followee), _Author())
+            known = [k for k in a.activities.values() if self.reaches(e, k)]
             if isinstance(e, Followed) and e.actor not in a.followers:
                 a.followers.add(e.actor)
                 a.read_fanout = a.read_fanout or len(a.followers) > rules.read_fanout_threshold
-                if not a.read_fanout:
-                    for k in a.kept:
-                        self.write(
-                            e.tenant, e.actor, k.activity_id, t, self.row(e.actor, e.followee, k)
-                        )
+                if not a.read_fanout:  # L is this follow: the window just before it is live
+                    live = sorted(
+                        (k for k in known if k.live),
+                        key=lambda k: (k.created_ms, k.activity_id),
+                        reverse=True,
+                    )
+                    for k in live[: rules.backfill_limit]:
+                        self.put(e.tenant, e.actor, e.followee, k)
             elif isinstance(e, Unfollowed) and e.actor in a.followers:
                 a.followers.discard(e.actor)
-                for k in a.kept:
+                for k in known:  # L is this unfollow: nothing stays (of what is remembered)
                     if k.pushed:
-                        self.write(e.tenant, e.actor, k.activity_id, t, None)
+                        self.drop(e.tenant, e.actor, k.activity_id)
             return
-        if isinstance(e, PostPublished | PostDeleted):
-            kind, activity_id = "post", f"post/{e.post_id}"
-        elif isinstance(e, CommentPosted | CommentDeleted):
-            kind, activity_id = "comment", f"comment/{e.comment_id}"
-        elif isinstance(e, ReactionAdded | ReactionRemoved):
-            kind = "reaction"
-            activity_id = f"reaction/{e.actor}/{e.object_kind}/{e.object_id}/{e.reaction}"
-        else:
+        subject = _feed_subject(e, rules)
+        if subject is None:
             return
-        if kind not in rules.kinds:
-            return
+        kind, activity_id = subject
         a = self.authors.setdefault((e.tenant, e.actor), _Author())
-        created = isinstance(e, PostPublished | CommentPosted | ReactionAdded)
-        known = next((k for k in a.kept if k.activity_id == activity_id), None)
-        if created:
-            if activity_id in a.live:
+        prior = a.activities.get(activity_id)
+        if isinstance(e, PostPublished | CommentPosted | ReactionAdded):
+            if prior is not None and prior.live:
                 return  # published twice under two event ids: the first stands
-            a.live.add(activity_id)
-            k = _Kept(activity_id, kind, e.post_id, t, pushed=not a.read_fanout)
+            k = _Known(
+                activity_id,
+                kind,
+                e.post_id,
+                ms(e.occurred_at),
+                pushed=not a.read_fanout,
+                arrived=self.arrival[e.event_id],
+            )
+            a.activities[activity_id] = k  # L is this publish
             for owner in [e.actor, *(a.followers if k.pushed else ())]:
-                self.write(e.tenant, owner, activity_id, t, self.row(owner, e.actor, k))
-            a.kept.append(k)
-            a.kept.sort(key=lambda x: (x.created_ms, x.activity_id), reverse=True)
-            del a.kept[rules.backfill_limit :]
+                self.put(e.tenant, owner, e.actor, k)
+            return
+        if prior is not None and self.reaches(e, prior):
+            if not prior.live:
+                return  # deleted twice: nothing changes
+            told = prior.pushed
         else:
-            a.live.discard(activity_id)
-            if known is not None:
-                a.kept.remove(known)
-            pushed = known.pushed if known is not None else not a.read_fanout
-            for owner in [e.actor, *(a.followers if pushed else ())]:
-                self.write(e.tenant, owner, activity_id, t, None)
-
-    @staticmethod
-    def row(owner: str, author: str, k: _Kept) -> FeedRow:
-        return FeedRow(owner, k.activity_id, k.kind, author, k.post_id, k.created_ms)
+            # Not remembered: every current follower's row is taken out unless the author is
+            # read-fanout (the domain no longer knows whether it was pushed).
+            told = not a.read_fanout
+        if prior is not None:
+            prior.live = False
+        for owner in [e.actor, *(a.followers if told else ())]:  # L is this delete
+            self.drop(e.tenant, owner, activity_id)
 
     # -- derivations --
 
@@ -461,7 +496,7 @@ class _Fold:
         for o in self.objects.values():
             o.machine_spam = o.published and machine_flags(o.body, o.title)
         feed_rows: dict[tuple[str, str], dict[str, FeedRow]] = {}
-        for (tenant, owner, activity_id), (_, row) in self.table.items():
+        for (tenant, owner, activity_id), row in self.table.items():
             if row is not None:
                 feed_rows.setdefault((tenant, owner), {})[activity_id] = row
         out = Expected(
@@ -568,14 +603,75 @@ def _contributions(x: Expected) -> dict[TrendId, tuple[str, int]]:
     return out
 
 
+def _feed_subject(e: Event, rules: FeedRules) -> tuple[str, str] | None:
+    """(kind, activity_id) of a content event that feeds of ``rules`` take, else None."""
+    if isinstance(e, PostPublished | PostDeleted):
+        kind, activity_id = "post", f"post/{e.post_id}"
+    elif isinstance(e, CommentPosted | CommentDeleted):
+        kind, activity_id = "comment", f"comment/{e.comment_id}"
+    elif isinstance(e, ReactionAdded | ReactionRemoved):
+        kind = "reaction"
+        activity_id = f"reaction/{e.actor}/{e.object_kind}/{e.object_id}/{e.reaction}"
+    else:
+        return None
+    return (kind, activity_id) if kind in rules.kinds else None
+
+
+def _remembered_on_arrival(events: list[Event], rules: FeedRules) -> dict[str, frozenset[str]]:
+    """Per feed event id: the activity ids its author's feed state remembers when it arrives.
+
+    This is the domain's approximation, reproduced so the comparison is exact: per author the
+    ``rules.remembered`` newest activities by publish time (then id), deleted ones included,
+    filled as events *arrive* (log order), not in time order. So at equal ms a publish that
+    arrives before a graph event may already have pushed an older activity out of reach of it
+    (an activity that arrives after the event is reached exactly, whatever its time).
+    """
+    newest: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    live: dict[tuple[str, str], set[str]] = {}
+    out: dict[str, frozenset[str]] = {}
+    for e in events:
+        if isinstance(e, Followed | Unfollowed):
+            out[e.event_id] = frozenset(i for _, i in newest.get((e.tenant, e.followee), []))
+            continue
+        subject = _feed_subject(e, rules)
+        if subject is None:
+            continue
+        key, activity_id = (e.tenant, e.actor), subject[1]
+        mine = newest.setdefault(key, [])
+        out[e.event_id] = frozenset(i for _, i in mine)
+        if isinstance(e, PostPublished | CommentPosted | ReactionAdded):
+            if activity_id not in live.setdefault(key, set()):
+                live[key].add(activity_id)
+                mine[:] = [(t, i) for t, i in mine if i != activity_id]
+                mine.append((ms(e.occurred_at), activity_id))
+                mine.sort(reverse=True)
+                del mine[rules.remembered :]
+        else:
+            live.setdefault(key, set()).discard(activity_id)
+    return out
+
+
+def feed_order(e: Event) -> tuple[int, int]:
+    """Sort key of the feeds' time order; with a stable sort, ties keep the log order."""
+    return ms(e.occurred_at), 0 if isinstance(e, Followed | Unfollowed) else 1
+
+
 def expect(
     events: Iterable[Event], *, machine_flags: MachineFlags, feed: FeedRules | None = None
 ) -> Expected:
-    """The read models after ``events`` in this order (duplicate ids skipped)."""
-    fold = _Fold(feed or FeedRules())
+    """The read models after ``events`` in this order (duplicate ids skipped); feeds are
+    folded in ``feed_order``, so for them only the events' times and streams matter (except
+    for which activities the domain's approximation remembers, see _remembered_on_arrival)."""
+    rules = feed or FeedRules()
     applied: set[str] = set()
+    unique: list[Event] = []
     for e in events:
         if e.event_id not in applied:
             applied.add(e.event_id)
-            fold.take(e)
+            unique.append(e)
+    fold = _Fold(rules, unique)
+    for e in unique:
+        fold.take(e)
+    for e in sorted(unique, key=feed_order):
+        fold.feed(e)
     return fold.finish(machine_flags)

@@ -264,6 +264,7 @@ def compare(
         kinds=rules.kinds,
         backfill_limit=rules.backfill_limit,
         read_fanout_threshold=rules.read_fanout_threshold,
+        recent_limit=rules.recent_limit,
     )
     ours = expect(events, machine_flags=flags, feed=rules)
     theirs = Pipeline(config, flags).run(events)
@@ -553,26 +554,41 @@ def test_feed_backfill_unfollow_and_deletes() -> None:
         post("olga", "p2", 1),
         post("olga", "p3", 2),
         PostDeleted(event_id=eid(), occurred_at=at(3), tenant=TENANT, actor="olga", post_id="p3"),
-        follow("ben", "olga", 4),  # gets the kept p2 only: p1 fell out of the state at p3
+        # the 2 newest live just before the follow: p3's delete lets p1 back into the window
+        follow("ben", "olga", 4),
         post("olga", "p4", 5),
         post("ben", "b1", 6),
     ]
     x = expect(events, machine_flags=fake_flags, feed=rules)
-    assert x.home_feed(TENANT, "ben") == ["post/b1", "post/p4", "post/p2"]
+    assert x.home_feed(TENANT, "ben") == ["post/b1", "post/p4", "post/p2", "post/p1"]
     assert x.home_feed(TENANT, "olga") == ["post/p4", "post/p2", "post/p1"]
-    x = expect(
-        [
-            *events,
-            post("olga", "p5", 7),
-            post("olga", "p6", 8),
-            follow("ben", "olga", 9, undo=True),
-        ],
-        machine_flags=fake_flags,
-        feed=rules,
-    )
-    # the kept p6 and p5 leave; p4 and p2, pushed earlier and no longer kept, stay in the table
-    assert x.home_feed(TENANT, "ben") == ["post/b1", "post/p4", "post/p2"]
+    more = [*events, post("olga", "p5", 7), post("olga", "p6", 8)]
+    gone = [*more, follow("ben", "olga", 9, undo=True)]
+    x = expect(gone, machine_flags=fake_flags, feed=rules)
+    # the remembered 4 newest (p6, p5, p4 and the deleted p3) leave ben's feed; p2 and p1, no
+    # longer remembered, stay in the table and only a reader that filters by follows drops them
+    assert x.home_feed(TENANT, "ben") == ["post/b1", "post/p2", "post/p1"]
     assert x.home_feed(TENANT, "ben", only_followed=True) == ["post/b1"]
+    compare(more, rules, flags=fake_flags)
+    compare(gone, rules, flags=fake_flags)
+    # remembering more, the unfollow reaches p2 and p1 as well
+    wide = FeedRules(kinds=frozenset({"post"}), backfill_limit=2, recent_limit=6)
+    assert expect(gone, machine_flags=fake_flags, feed=wide).home_feed(TENANT, "ben") == ["post/b1"]
+    compare(gone, wide, flags=fake_flags)
+
+
+def test_what_an_unfollow_reaches_depends_on_the_log_order_at_equal_times() -> None:
+    # The domain's approximation (see tests/oracle.py, Feeds): remembering 2 activities, p3
+    # logged before the unfollow of the same ms pushes p1 out of its reach; logged after, not.
+    rules = FeedRules(backfill_limit=1)
+    events = [follow("ben", "olga", 0), post("olga", "p1", 1), post("olga", "p2", 2)]
+    p3, unfollow = post("olga", "p3", 3), follow("ben", "olga", 3, undo=True)
+    x = expect([*events, p3, unfollow], machine_flags=fake_flags, feed=rules)
+    assert x.home_feed(TENANT, "ben") == ["post/p1"]
+    x = expect([*events, unfollow, p3], machine_flags=fake_flags, feed=rules)
+    assert x.home_feed(TENANT, "ben") == []
+    compare([*events, p3, unfollow], rules, flags=fake_flags)
+    compare([*events, unfollow, p3], rules, flags=fake_flags)
 
 
 def test_read_fanout_authors_are_pulled() -> None:
@@ -638,13 +654,41 @@ def test_reacting_again_keeps_the_first_time_and_removal_resets_it() -> None:
 
 
 def test_a_post_published_twice_stands_as_first_published() -> None:
-    # A client retry under a fresh event id. The oracle follows the documented rule ("the first one
-    # stands") however old the post is; the domain's feed state recognises the repeat only while
-    # the post is among the author's newest ``backfill_limit`` activities (here 1: p2 pushed p1
-    # out), and there it pushes p1 again as new. See the report of tests/oracle.py.
+    # A client retry under a fresh event id: the first one stands however old the post is. Here
+    # p1 is no longer among the remembered newest (1 with recent_limit=1: p2 pushed it out); the
+    # domain still knows it is live (``AuthorState.published``), so nothing is pushed again.
     events = [follow("ben", "olga", 0), post("olga", "p1", 1), post("olga", "p2", 2)]
     again = [*events, post("olga", "p1", 3)]
-    x = expect(again, machine_flags=fake_flags, feed=FeedRules(backfill_limit=1))
+    rules = FeedRules(backfill_limit=1, recent_limit=1)
+    x = expect(again, machine_flags=fake_flags, feed=rules)
     assert x.home_feed(TENANT, "ben") == ["post/p2", "post/p1"]
     assert x.feed_rows[(TENANT, "ben")]["post/p1"].created_ms == ms_at(1)
-    compare(again, FeedRules(backfill_limit=5), flags=fake_flags)  # inside the window both agree
+    compare(again, rules, flags=fake_flags)
+    compare(again, FeedRules(backfill_limit=5), flags=fake_flags)
+
+
+def test_feeds_follow_time_not_the_interleaving_of_the_streams() -> None:
+    rules = FeedRules(kinds=frozenset({"post"}), backfill_limit=2)
+    events = [
+        post("olga", "p1", 0),
+        post("olga", "p2", 1),
+        PostDeleted(event_id=eid(), occurred_at=at(2), tenant=TENANT, actor="olga", post_id="p2"),
+        follow("ben", "olga", 3),  # window: p1 (p2 is deleted)
+        post("olga", "p3", 4),  # pushed: ben follows
+        follow("ben", "olga", 5, undo=True),
+        post("olga", "p4", 6),  # not pushed
+        # same ms: graph before content, so cy follows before p5 and dan unfollows before p5
+        post("olga", "p5", 7),
+        follow("cy", "olga", 7),
+        follow("dan", "olga", 6.5),
+        follow("dan", "olga", 7, undo=True),
+    ]
+    graph = [e for e in events if e.topic == "graph"]
+    content = [e for e in events if e.topic == "content"]
+    for order in (events, graph + content, content + graph):
+        x = expect(order, machine_flags=fake_flags, feed=rules)
+        assert x.home_feed(TENANT, "ben") == []
+        # cy's follow at minute 7 backfills p4 and p3 (p5 comes after it) and p5 is pushed
+        assert x.home_feed(TENANT, "cy") == ["post/p5", "post/p4", "post/p3"]
+        assert x.home_feed(TENANT, "dan") == []
+        compare(order, rules, flags=fake_flags)
