@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.add_argument("--group", default=None,
                    help="consumer group (default {prefix}-sink; a new one reloads everything)")
     k.add_argument("--batch-rows", type=int, default=10_000)
-    k.add_argument("--batch-ms", type=int, default=500)
+    k.add_argument("--batch-ms", type=int, default=200,
+                   help="longest a row waits in the sink before its batch is inserted")
     k.set_defaults(handler=run_sink_command)
 
     d = sub.add_parser("dlq", help="dead letters: records the processors or sinks refused")

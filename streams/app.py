@@ -53,7 +53,7 @@ class StreamConfig:
 
     feed: FeedConfig = field(default_factory=FeedConfig)
     batch_size: int = 2000
-    batch_within_s: float = 0.3
+    batch_within_s: float = 0.05
     web_port: int = 6066
     workdir: Path = Path(".hubbub/streams")
     app_id: str | None = None
