@@ -26,6 +26,8 @@ def snapshot(ch: ClickHouse) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table, columns in READ_MODELS.items():
         where = "WHERE is_deleted = 0" if table in _DELETABLE else ""
-        out[table] = sorted(ch.rows(
-            f"SELECT {columns} FROM `{ch.database}`.{table} FINAL {where} ORDER BY {columns}"))
+        rows = ch.rows(
+            f"SELECT {columns} FROM `{ch.database}`.{table} FINAL {where} ORDER BY {columns}")
+        out[table] = sorted(tuple(tuple(v) if isinstance(v, list) else v for v in row)
+                            for row in rows)
     return out
