@@ -47,7 +47,10 @@ class Pipeline:
         env = {**os.environ, **self.settings.to_env(), "HUBBUB_STATE_DIR": str(self.workdir)}
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "hubbub.cli", *args], env=env, cwd=REPO, stdout=log,
+            # --state-dir also puts the folder on the command line, where operators (and CI's
+            # cleanup) can see which pipeline a process belongs to.
+            [sys.executable, "-m", "hubbub.cli", "--state-dir", str(self.workdir), *args],
+            env=env, cwd=REPO, stdout=log,
             stderr=subprocess.STDOUT)
 
     def start_worker(self, name: str = "worker") -> None:
