@@ -32,29 +32,40 @@ class DeadLetter:
     @property
     def label(self) -> tuple[str, str]:
         h = dict(self.headers)
-        return (h.get("event_type", b"?").decode(errors="replace"),
-                h.get("event_id", b"?").decode(errors="replace"))
+        return (
+            h.get("event_type", b"?").decode(errors="replace"),
+            h.get("event_id", b"?").decode(errors="replace"),
+        )
 
 
-def _letters(settings: Settings, *, group_id: str | None, limit: int | None,
-             then: Callable[[list[DeadLetter]], None] | None = None) -> list[DeadLetter]:
+def _letters(
+    settings: Settings,
+    *,
+    group_id: str | None,
+    limit: int | None,
+    then: Callable[[list[DeadLetter]], None] | None = None,
+) -> list[DeadLetter]:
     """Read dead letters; with ``then``, call it and commit the group's offsets after it."""
-    consumer = make_consumer(settings, [topic_name(settings, DLQ_TOPIC)], group_id=group_id,
-                             consumer_timeout_ms=2000)
+    consumer = make_consumer(
+        settings, [topic_name(settings, DLQ_TOPIC)], group_id=group_id, consumer_timeout_ms=2000
+    )
     out: list[DeadLetter] = []
     try:
         for record in consumer:
             h = dict(record.headers)
-            out.append(DeadLetter(
-                dlq_offset=record.offset,
-                topic=h.get("dlq_topic", b"").decode(),
-                partition=int(h.get("dlq_partition", b"-1")),
-                offset=int(h.get("dlq_offset", b"-1")),
-                stage=h.get("dlq_stage", b"").decode(),
-                reason=h.get("dlq_reason", b"").decode(errors="replace"),
-                key=record.key, value=record.value or b"",
-                headers=tuple((k, v) for k, v in record.headers if not k.startswith("dlq_")),
-            ))
+            out.append(
+                DeadLetter(
+                    dlq_offset=record.offset,
+                    topic=h.get("dlq_topic", b"").decode(),
+                    partition=int(h.get("dlq_partition", b"-1")),
+                    offset=int(h.get("dlq_offset", b"-1")),
+                    stage=h.get("dlq_stage", b"").decode(),
+                    reason=h.get("dlq_reason", b"").decode(errors="replace"),
+                    key=record.key,
+                    value=record.value or b"",
+                    headers=tuple((k, v) for k, v in record.headers if not k.startswith("dlq_")),
+                )
+            )
             if limit is not None and len(out) >= limit:
                 break
         if then is not None:
@@ -88,8 +99,13 @@ def replay_dead_letters(settings: Settings, *, dry_run: bool = False) -> int:
         origins = {(letter.topic, letter.partition, letter.offset): letter for letter in letters}
         with Publisher(settings) as publisher:
             for letter in origins.values():
-                publisher.publish_raw(letter.topic, key=letter.key, value=letter.value,
-                                      headers=list(letter.headers), label=letter.label)
+                publisher.publish_raw(
+                    letter.topic,
+                    key=letter.key,
+                    value=letter.value,
+                    headers=list(letter.headers),
+                    label=letter.label,
+                )
         redriven = len(origins)
 
     _letters(settings, group_id=f"{settings.topic_prefix}-dlq-replay", limit=None, then=redrive)

@@ -28,8 +28,9 @@ from streams.rows import DERIVED_TOPICS
 
 def _run_settings(settings: Settings, label: str) -> Settings:
     stamp = time.strftime("%H%M%S")
-    return settings.with_overrides(topic_prefix=f"bench-{label}-{stamp}",
-                                   clickhouse_database=f"bench_{label}_{stamp}")
+    return settings.with_overrides(
+        topic_prefix=f"bench-{label}-{stamp}", clickhouse_database=f"bench_{label}_{stamp}"
+    )
 
 
 def _events(n: int, *, rate: float, start_at: datetime, seed: str) -> list[Event]:
@@ -54,8 +55,9 @@ def _started(settings: Settings, workdir: Path, *, workers: int) -> Pipeline:
     return pipe
 
 
-def bench_throughput(settings: Settings, args: argparse.Namespace,
-                     console: Console) -> dict[str, Any]:
+def bench_throughput(
+    settings: Settings, args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
     """Publish a burst as fast as the library can and time each stage until it is caught up."""
     run = _run_settings(settings, "tput")
     n = args.pipeline_events
@@ -81,9 +83,19 @@ def bench_throughput(settings: Settings, args: argparse.Namespace,
             time.sleep(0.2)
         db = f"`{run.clickhouse_database}`"
         feed_rows = ch.rows(f"SELECT count() FROM {db}.feed_items")[0][0] - feed_before
-        total_rows = sum(ch.rows(f"SELECT count() FROM {db}.{t}")[0][0] for t in (
-            "feed_items", "notification_groups", "trend_contributions", "content_state",
-            "inbox_state", "follows_state", "author_state", "events"))
+        total_rows = sum(
+            ch.rows(f"SELECT count() FROM {db}.{t}")[0][0]
+            for t in (
+                "feed_items",
+                "notification_groups",
+                "trend_contributions",
+                "content_state",
+                "inbox_state",
+                "follows_state",
+                "author_state",
+                "events",
+            )
+        )
         ch.close()
     finally:
         pipe.stop()
@@ -102,25 +114,32 @@ def bench_throughput(settings: Settings, args: argparse.Namespace,
         "target_events_per_s": 5000,
         "workers": args.workers,
     }
-    table = Table(title=f"pipeline burst of {n:,} events ({args.workers} worker(s), 1 sink, "
-                        f"{os.cpu_count()} cores)")
+    table = Table(
+        title=f"pipeline burst of {n:,} events ({args.workers} worker(s), 1 sink, "
+        f"{os.cpu_count()} cores)"
+    )
     table.add_column("stage")
     table.add_column("events/s", justify="right")
     table.add_column("caught up after", justify="right")
-    table.add_row("publish (library)", f"{result['publish_events_per_s']:,}",
-                  f"{published_s:.1f} s")
+    table.add_row(
+        "publish (library)", f"{result['publish_events_per_s']:,}", f"{published_s:.1f} s"
+    )
     table.add_row("stream worker", f"{result['worker_events_per_s']:,}", f"{worker_s:.1f} s")
-    table.add_row("sink -> ClickHouse (end to end)", f"{result['end_to_end_events_per_s']:,}",
-                  f"{sink_s:.1f} s")
+    table.add_row(
+        "sink -> ClickHouse (end to end)",
+        f"{result['end_to_end_events_per_s']:,}",
+        f"{sink_s:.1f} s",
+    )
     console.print(table)
-    console.print(f"feed rows fanned out: {feed_rows:,} ({result['feed_rows_per_s']:,}/s); "
-                  f"bottleneck: {result['bottleneck']}; target 5,000 events/s end to end: "
-                  f"{result['end_to_end_events_per_s'] / 5000:.2f} of it")
+    console.print(
+        f"feed rows fanned out: {feed_rows:,} ({result['feed_rows_per_s']:,}/s); "
+        f"bottleneck: {result['bottleneck']}; target 5,000 events/s end to end: "
+        f"{result['end_to_end_events_per_s'] / 5000:.2f} of it"
+    )
     return {"throughput": result}
 
 
-def bench_latency(settings: Settings, args: argparse.Namespace,
-                  console: Console) -> dict[str, Any]:
+def bench_latency(settings: Settings, args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Publish at a steady rate; latency of each post from publish to its feed row loaded."""
     run = _run_settings(settings, "lat")
     rate, seconds = args.latency_rate, args.latency_seconds
@@ -143,37 +162,54 @@ def bench_latency(settings: Settings, args: argparse.Namespace,
                     published[event.post_id] = (event.actor, time.time())
         pipe.wait_quiet(timeout_s=300, settle_s=1.0)
         ch = ClickHouse(run)
-        loaded = dict(ch.rows(
-            f"SELECT activity_id, toUnixTimestamp64Milli(min(loaded_at)) "
-            f"FROM `{run.clickhouse_database}`.feed_items WHERE owner = author "
-            f"AND kind = 'post' GROUP BY activity_id"))
+        loaded = dict(
+            ch.rows(
+                f"SELECT activity_id, toUnixTimestamp64Milli(min(loaded_at)) "
+                f"FROM `{run.clickhouse_database}`.feed_items WHERE owner = author "
+                f"AND kind = 'post' GROUP BY activity_id"
+            )
+        )
         ch.close()
     finally:
         pipe.stop()
     latencies = sorted(
-        loaded[f"post/{post}"] / 1000 - at for post, (_, at) in published.items()
-        if f"post/{post}" in loaded)
+        loaded[f"post/{post}"] / 1000 - at
+        for post, (_, at) in published.items()
+        if f"post/{post}" in loaded
+    )
     if not latencies:
         raise RuntimeError("no post reached its author's feed during the latency run")
 
     def pct(p: float) -> float:
-        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+        return round(1000.0 * float(latencies[min(len(latencies) - 1, int(p * len(latencies)))]), 1)
 
     result = {
-        "rate_events_per_s": rate, "seconds": seconds, "posts_measured": len(latencies),
-        "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-        "mean_ms": round(1000 * statistics.fmean(latencies), 1), "target_p99_ms": 1000,
+        "rate_events_per_s": rate,
+        "seconds": seconds,
+        "posts_measured": len(latencies),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1),
+        "target_p99_ms": 1000,
     }
-    console.print(f"latency publish -> feed row queryable at {rate:,.0f} events/s for "
-                  f"{seconds} s ({len(latencies)} posts): p50 {result['p50_ms']} ms, "
-                  f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (target p99 <= 1000 ms)")
+    console.print(
+        f"latency publish -> feed row queryable at {rate:,.0f} events/s for "
+        f"{seconds} s ({len(latencies)} posts): p50 {result['p50_ms']} ms, "
+        f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (target p99 <= 1000 ms)"
+    )
     return {"latency": result}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pipeline-events", type=int, default=50_000,
-                   help="events in the throughput burst")
-    p.add_argument("--workers", type=int, default=2,
-                   help="stream workers in the pipeline runs (they share the partitions)")
+    p.add_argument(
+        "--pipeline-events", type=int, default=50_000, help="events in the throughput burst"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="stream workers in the pipeline runs (they share the partitions)",
+    )
     p.add_argument("--latency-rate", type=float, default=1000.0, help="events/s, latency run")
     p.add_argument("--latency-seconds", type=int, default=20, help="length of the latency run")

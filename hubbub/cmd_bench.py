@@ -40,8 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--events", type=int, default=50_000, help="events per publish round")
     p.add_argument("--rounds", type=int, default=3, help="rounds per contender (median taken)")
     p.add_argument("--out", type=Path, default=Path("bench-results.json"))
-    p.add_argument("--only", choices=sorted(BENCHES), action="append",
-                   help="run only these parts (repeatable)")
+    p.add_argument(
+        "--only", choices=sorted(BENCHES), action="append", help="run only these parts (repeatable)"
+    )
     add_arguments(p)
     p.set_defaults(handler=run)
 
@@ -50,8 +51,12 @@ def _comment_events(n: int, tenant: str) -> list[Event]:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     return [
         CommentPosted(
-            event_id=stable_event_id("bench", tenant, str(i)), occurred_at=t0 + timedelta(seconds=i),
-            tenant=tenant, actor=f"user{i % 997}", post_id=f"p{i % 211}", comment_id=f"c{i}",
+            event_id=stable_event_id("bench", tenant, str(i)),
+            occurred_at=t0 + timedelta(seconds=i),
+            tenant=tenant,
+            actor=f"user{i % 997}",
+            post_id=f"p{i % 211}",
+            comment_id=f"c{i}",
             body="A benchmark comment of ordinary length, with a mention of @user7 and a #tag.",
         )
         for i in range(n)
@@ -87,8 +92,10 @@ def bench_publish(settings: Settings, args: argparse.Namespace, console: Console
     ensure_topics(run_settings, event_topic_specs())
     events = _comment_events(args.events, "bench")
     topic = topic_name(run_settings, "content")
-    pre = [(e.key().encode(), encode(e), record_headers(e),
-            int(e.occurred_at.timestamp() * 1000)) for e in events]
+    pre = [
+        (e.key().encode(), encode(e), record_headers(e), int(e.occurred_at.timestamp() * 1000))
+        for e in events
+    ]
 
     def library() -> float:
         with Publisher(run_settings) as publisher:
@@ -125,18 +132,24 @@ def bench_publish(settings: Settings, args: argparse.Namespace, console: Console
     console.print(table)
     return {
         "publish": {
-            "events": args.events, "rounds": args.rounds,
-            "library_events_per_s": round(lib), "raw_events_per_s": round(base),
+            "events": args.events,
+            "rounds": args.rounds,
+            "library_events_per_s": round(lib),
+            "raw_events_per_s": round(base),
             "library_rounds": [round(r) for r in lib_rates],
             "raw_rounds": [round(r) for r in raw_rates],
-            "ratio": round(ratio, 3), "target_ratio": 0.8, "meets_target": ratio >= 0.8,
+            "ratio": round(ratio, 3),
+            "target_ratio": 0.8,
+            "meets_target": ratio >= 0.8,
         }
     }
 
 
 BENCHES: dict[str, Bench] = {
-    "encode": bench_encode, "publish": bench_publish,
-    "throughput": bench_throughput, "latency": bench_latency,
+    "encode": bench_encode,
+    "publish": bench_publish,
+    "throughput": bench_throughput,
+    "latency": bench_latency,
 }
 
 

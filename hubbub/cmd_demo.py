@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from infra.launchers import services
 from infra.settings import Settings
 from producers.generator import demo_community
 from producers.publisher import Publisher
+from schemas.events import Event
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,30 +33,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     console.rule("hubbub demo")
-    console.print(f"1. local services in {settings.state_dir}/ (Kafka {settings.kafka_bootstrap}, "
-                  f"ClickHouse {settings.clickhouse_url})")
+    console.print(
+        f"1. local services in {settings.state_dir}/ (Kafka {settings.kafka_bootstrap}, "
+        f"ClickHouse {settings.clickhouse_url})"
+    )
     services.up(settings, progress=lambda m: console.print(f"   {m}"))
     console.print("2. topics and tables; stream worker and ClickHouse sink")
     pipeline = Pipeline(settings, settings.state_dir / "demo").start()
     try:
         community = demo_community(args.seed)
         start_at = datetime.now(UTC).replace(microsecond=0)
-        console.print(f"3. publishing {args.events:,} events of a {len(community.users)}-user "
-                      f"community at {args.rate:,.0f} events/s")
-        _publish(settings, community.events(args.events, start_at=start_at,
-                                            rate_per_s=args.rate), args, console)
+        console.print(
+            f"3. publishing {args.events:,} events of a {len(community.users)}-user "
+            f"community at {args.rate:,.0f} events/s"
+        )
+        _publish(
+            settings,
+            community.events(args.events, start_at=start_at, rate_per_s=args.rate),
+            args,
+            console,
+        )
         console.print("4. waiting for the workers and the sink to catch up ...")
         started = time.monotonic()
         pipeline.wait_quiet(timeout_s=300)
         console.print(f"   caught up {time.monotonic() - started:.1f} s after the last publish")
-        _show(settings, community.tenant, max(community.popularity, key=community.popularity.get),
-              console)
+        _show(
+            settings,
+            community.tenant,
+            max(community.popularity, key=lambda u: community.popularity[u]),
+            console,
+        )
     finally:
         pipeline.stop()
     console.rule()
     console.print("The services keep running. Look further with:")
-    console.print(f"  curl '{settings.clickhouse_url}/?query=SHOW+TABLES+FROM+"
-                  f"{settings.clickhouse_database}'")
+    console.print(
+        f"  curl '{settings.clickhouse_url}/?query=SHOW+TABLES+FROM+{settings.clickhouse_database}'"
+    )
     console.print("  .venv/bin/hubbub worker & .venv/bin/hubbub sink &   # process new events")
     console.print("  .venv/bin/hubbub dlq list                           # refused records")
     console.print("  .venv/bin/hubbub infra down                         # stop the services")
@@ -62,15 +77,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _publish(settings: Settings, events: object, args: argparse.Namespace,
-             console: Console) -> None:
+def _publish(
+    settings: Settings, events: Iterable[Event], args: argparse.Namespace, console: Console
+) -> None:
     interval = 1.0 / args.rate
-    with Publisher(settings) as publisher, Progress(
-            TextColumn("   publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console) as progress:
+    with (
+        Publisher(settings) as publisher,
+        Progress(
+            TextColumn("   publishing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         task = progress.add_task("publish", total=args.events)
         next_at = time.monotonic()
-        for i, event in enumerate(events):  # type: ignore[attr-defined]
+        for i, event in enumerate(events):
             publisher.publish(event)
             next_at += interval
             if i % 50 == 49:
@@ -85,11 +108,19 @@ def _show(settings: Settings, tenant: str, star: str, console: Console) -> None:
     ch = ClickHouse(settings)
     try:
         db = f"`{settings.clickhouse_database}`"
-        counts = {name: ch.rows(f"SELECT count() FROM {db}.{name} FINAL")[0][0] for name in (
-            "events", "feed_items", "notification_groups", "trend_contributions",
-            "content_state")}
-        console.print("5. ClickHouse now holds: " + ", ".join(
-            f"{n:,} {name}" for name, n in counts.items()))
+        counts = {
+            name: ch.rows(f"SELECT count() FROM {db}.{name} FINAL")[0][0]
+            for name in (
+                "events",
+                "feed_items",
+                "notification_groups",
+                "trend_contributions",
+                "content_state",
+            )
+        }
+        console.print(
+            "5. ClickHouse now holds: " + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+        )
         spam = ch.rows(f"SELECT count() FROM {db}.content_state FINAL WHERE spam = 1")[0][0]
         console.print(f"   moderation: {spam} posts and comments hidden as spam")
         page = feed_page(ch, tenant=tenant, viewer=star, limit=5)
@@ -102,9 +133,18 @@ def _show(settings: Settings, tenant: str, star: str, console: Console) -> None:
             console.print(f"   {'*' if note.unread else ' '} {note.text}")
         now_ms = int(time.time() * 1000)
         console.print("\n[bold]Trending hashtags[/] (distinct people, last hour vs baseline):")
-        for item in trending(ch, tenant=tenant, now_ms=now_ms, window_ms=60_000,
-                             baseline_windows=10, k=5, min_actors=2):
-            console.print(f"   #{item.key:<16} score {item.score:7.1f}  "
-                          f"({item.current} people now, baseline {item.baseline:.1f})")
+        for trend in trending(
+            ch,
+            tenant=tenant,
+            now_ms=now_ms,
+            window_ms=60_000,
+            baseline_windows=10,
+            k=5,
+            min_actors=2,
+        ):
+            console.print(
+                f"   #{trend.key:<16} score {trend.score:7.1f}  "
+                f"({trend.current} people now, baseline {trend.baseline:.1f})"
+            )
     finally:
         ch.close()

@@ -19,14 +19,18 @@ from infra.settings import Settings
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     infra = sub.add_parser("infra", help="local Kafka and ClickHouse, topics and migrations")
     actions = infra.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("up", help="start Kafka and ClickHouse in the background (idempotent)"
-                       ).set_defaults(handler=run_up)
-    actions.add_parser("down", help="stop them (data stays in the state folder)"
-                       ).set_defaults(handler=run_down)
-    actions.add_parser("status", help="show whether each service runs and answers"
-                       ).set_defaults(handler=run_status)
-    actions.add_parser("migrate", help="create the topics and apply ClickHouse migrations"
-                       ).set_defaults(handler=run_migrate)
+    actions.add_parser(
+        "up", help="start Kafka and ClickHouse in the background (idempotent)"
+    ).set_defaults(handler=run_up)
+    actions.add_parser("down", help="stop them (data stays in the state folder)").set_defaults(
+        handler=run_down
+    )
+    actions.add_parser("status", help="show whether each service runs and answers").set_defaults(
+        handler=run_status
+    )
+    actions.add_parser(
+        "migrate", help="create the topics and apply ClickHouse migrations"
+    ).set_defaults(handler=run_migrate)
 
 
 def _print_status(report: ServicesStatus, console: Console) -> None:
@@ -75,7 +79,9 @@ def apply_schema(settings: Settings) -> tuple[list[str], list[str]]:
 
 def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
     created, applied = apply_schema(settings)
-    print(f"topics: {len(created)} created ({', '.join(created) or 'all existed'}); "
-          f"migrations: {len(applied)} applied ({', '.join(applied) or 'all applied before'})",
-          file=sys.stdout)
+    print(
+        f"topics: {len(created)} created ({', '.join(created) or 'all existed'}); "
+        f"migrations: {len(applied)} applied ({', '.join(applied) or 'all applied before'})",
+        file=sys.stdout,
+    )
     return 0

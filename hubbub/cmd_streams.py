@@ -12,26 +12,51 @@ from streams.domain.feeds import FeedConfig
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w = sub.add_parser("worker", help="run the stream processors (Faust); run several to scale")
-    w.add_argument("--web-port", type=int, default=6066,
-                   help="the worker's local web port (one per worker on a machine)")
-    w.add_argument("--feed-kinds", default="post",
-                   help="activity kinds that enter feeds, comma separated: post,comment,reaction")
-    w.add_argument("--backfill", type=int, default=100,
-                   help="activities copied into a feed on follow (default 100)")
-    w.add_argument("--read-fanout-threshold", type=int, default=10_000,
-                   help="followers above which an author's posts are merged at read time")
+    w.add_argument(
+        "--web-port",
+        type=int,
+        default=6066,
+        help="the worker's local web port (one per worker on a machine)",
+    )
+    w.add_argument(
+        "--feed-kinds",
+        default="post",
+        help="activity kinds that enter feeds, comma separated: post,comment,reaction",
+    )
+    w.add_argument(
+        "--backfill",
+        type=int,
+        default=100,
+        help="activities copied into a feed on follow (default 100)",
+    )
+    w.add_argument(
+        "--read-fanout-threshold",
+        type=int,
+        default=10_000,
+        help="followers above which an author's posts are merged at read time",
+    )
     w.add_argument("--batch", type=int, default=2000, help="events per processing batch")
-    w.add_argument("--app-id", default=None,
-                   help="consumer group and state name (a new one replays the log from offset 0)")
+    w.add_argument(
+        "--app-id",
+        default=None,
+        help="consumer group and state name (a new one replays the log from offset 0)",
+    )
     w.add_argument("--loglevel", default="warning")
     w.set_defaults(handler=run_worker_command)
 
     k = sub.add_parser("sink", help="load the derived topics and raw events into ClickHouse")
-    k.add_argument("--group", default=None,
-                   help="consumer group (default {prefix}-sink; a new one reloads everything)")
+    k.add_argument(
+        "--group",
+        default=None,
+        help="consumer group (default {prefix}-sink; a new one reloads everything)",
+    )
     k.add_argument("--batch-rows", type=int, default=10_000)
-    k.add_argument("--batch-ms", type=int, default=200,
-                   help="longest a row waits in the sink before its batch is inserted")
+    k.add_argument(
+        "--batch-ms",
+        type=int,
+        default=200,
+        help="longest a row waits in the sink before its batch is inserted",
+    )
     k.set_defaults(handler=run_sink_command)
 
     d = sub.add_parser("dlq", help="dead letters: records the processors or sinks refused")
@@ -47,9 +72,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def stream_config(args: argparse.Namespace, settings: Settings) -> StreamConfig:
     kinds = frozenset(k.strip() for k in args.feed_kinds.split(",") if k.strip())
     return StreamConfig(
-        feed=FeedConfig(kinds=kinds, backfill_limit=args.backfill,
-                        read_fanout_threshold=args.read_fanout_threshold),
-        batch_size=args.batch, web_port=args.web_port,
+        feed=FeedConfig(
+            kinds=kinds,
+            backfill_limit=args.backfill,
+            read_fanout_threshold=args.read_fanout_threshold,
+        ),
+        batch_size=args.batch,
+        web_port=args.web_port,
         workdir=settings.state_dir / "streams" / f"worker-{args.web_port}",
         app_id=args.app_id,
     )
@@ -70,11 +99,18 @@ def run_sink_command(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with Sink(settings, group_id=args.group or f"{settings.topic_prefix}-sink",
-              batch_rows=args.batch_rows, batch_ms=args.batch_ms) as sink:
+    with Sink(
+        settings,
+        group_id=args.group or f"{settings.topic_prefix}-sink",
+        batch_rows=args.batch_rows,
+        batch_ms=args.batch_ms,
+    ) as sink:
         stats = sink.run(stop)
-    print(f"sink: {stats.rows_written:,} rows written in {stats.batches:,} batches, "
-          f"{stats.dead_letters} dead letters", file=sys.stderr)
+    print(
+        f"sink: {stats.rows_written:,} rows written in {stats.batches:,} batches, "
+        f"{stats.dead_letters} dead letters",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -83,8 +119,10 @@ def run_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
 
     letters = read_dead_letters(settings, limit=args.limit)
     for letter in letters:
-        print(f"{letter.dlq_offset}\t{letter.topic}[{letter.partition}]@{letter.offset}\t"
-              f"{letter.stage}\t{letter.reason}")
+        print(
+            f"{letter.dlq_offset}\t{letter.topic}[{letter.partition}]@{letter.offset}\t"
+            f"{letter.stage}\t{letter.reason}"
+        )
     print(f"{len(letters)} dead letter(s)", file=sys.stderr)
     return 0
 

@@ -33,8 +33,15 @@ class PipelineError(HubbubError):
 class Pipeline:
     """Workers and a sink over ``settings``; ``wait_quiet`` blocks until every record is in."""
 
-    def __init__(self, settings: Settings, workdir: Path, *, worker_args: tuple[str, ...] = (),
-                 sink_group: str | None = None, app_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        workdir: Path,
+        *,
+        worker_args: tuple[str, ...] = (),
+        sink_group: str | None = None,
+        app_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.workdir = workdir
         self.worker_args = worker_args
@@ -50,13 +57,17 @@ class Pipeline:
             # --state-dir also puts the folder on the command line, where operators (and CI's
             # cleanup) can see which pipeline a process belongs to.
             [sys.executable, "-m", "hubbub.cli", "--state-dir", str(self.workdir), *args],
-            env=env, cwd=REPO, stdout=log,
-            stderr=subprocess.STDOUT)
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def start_worker(self, name: str = "worker") -> None:
         (port,) = pick_free_ports(1)
-        self._spawn(name, ["worker", "--web-port", str(port), "--app-id", self.app_id,
-                               *self.worker_args])
+        self._spawn(
+            name, ["worker", "--web-port", str(port), "--app-id", self.app_id, *self.worker_args]
+        )
 
     def start_sink(self) -> None:
         self._spawn("sink", ["sink", "--group", self.sink_group])
@@ -83,8 +94,9 @@ class Pipeline:
         while True:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise PipelineError(f"{name} exited with {proc.returncode}: "
-                                         f"{self.log_tail(name)}")
+                    raise PipelineError(
+                        f"{name} exited with {proc.returncode}: {self.log_tail(name)}"
+                    )
             try:
                 lag: int | None = self.lag()
             except ServiceUnavailable:  # the group's coordinator is still starting
@@ -96,8 +108,10 @@ class Pipeline:
             else:
                 quiet_since = None
             if time.monotonic() > deadline:
-                raise PipelineError(f"pipeline not quiet after {timeout_s} s (lag {lag})\n"
-                                     f"worker: {self.log_tail('worker')}")
+                raise PipelineError(
+                    f"pipeline not quiet after {timeout_s} s (lag {lag})\n"
+                    f"worker: {self.log_tail('worker')}"
+                )
             time.sleep(0.5)
 
     def kill(self, name: str) -> None:

@@ -30,8 +30,9 @@ def _translate(exc: BaseException, *, where: str) -> HubbubError:
 class ClickHouse:
     """A connection to one ClickHouse database. Cheap to keep; not shared across threads."""
 
-    def __init__(self, settings: Settings, *, database: str | None = None,
-                 connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, settings: Settings, *, database: str | None = None, connect_timeout_s: float = 5.0
+    ) -> None:
         self.settings = settings
         self.database = database or settings.clickhouse_database
         try:
@@ -47,8 +48,13 @@ class ClickHouse:
         except (ClickHouseError, OSError) as exc:
             raise _translate(exc, where=f"connecting to {settings.clickhouse_url}") from exc
 
-    def command(self, sql: str, *, parameters: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None) -> Any:
+    def command(
+        self,
+        sql: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Any:
         """Run a statement that returns no rows (DDL, KILL, SYSTEM, INSERT ... SELECT);
         ``parameters`` fill server-side ``{name:Type}`` placeholders."""
         try:
@@ -56,8 +62,13 @@ class ClickHouse:
         except (ClickHouseError, OSError) as exc:
             raise _translate(exc, where=f"running {sql.strip().splitlines()[0][:80]!r}") from exc
 
-    def rows(self, sql: str, *, parameters: dict[str, Any] | None = None,
-             settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self,
+        sql: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
         try:
             result = self._client.query(sql, parameters=parameters, settings=settings)
@@ -65,8 +76,15 @@ class ClickHouse:
             raise _translate(exc, where=f"querying {sql.strip().splitlines()[0][:80]!r}") from exc
         return [tuple(r) for r in result.result_rows]
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], *, columns: Sequence[str],
-               column_types: Sequence[str] | None = None, dedup_token: str | None = None) -> None:
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        *,
+        columns: Sequence[str],
+        column_types: Sequence[str] | None = None,
+        dedup_token: str | None = None,
+    ) -> None:
         """Insert rows into ``database.table``; with ``dedup_token`` a retried block is dropped.
 
         ``column_types`` (ClickHouse type names, one per column) saves the round trip in which
@@ -78,7 +96,10 @@ class ClickHouse:
             settings["insert_deduplication_token"] = dedup_token
         try:
             self._client.insert(
-                table, list(rows), column_names=list(columns), database=self.database,
+                table,
+                list(rows),
+                column_names=list(columns),
+                database=self.database,
                 column_type_names=list(column_types) if column_types is not None else None,
                 settings=settings or None,
             )

@@ -58,7 +58,8 @@ def translate(exc: BaseException, *, where: str) -> HubbubError:
     if isinstance(exc, HubbubError):
         return exc
     unreachable = tuple(
-        getattr(kerrors, name) for name in ("NoBrokersAvailable", "KafkaConnectionError")
+        getattr(kerrors, name)
+        for name in ("NoBrokersAvailable", "KafkaConnectionError")
         if hasattr(kerrors, name)  # kafka-python 3 dropped NoBrokersAvailable
     )
     if isinstance(exc, unreachable) or (
@@ -137,7 +138,9 @@ def admin(settings: Settings, *, timeout_s: float = 15.0) -> Iterator[KafkaAdmin
             request_timeout_ms=int(timeout_s * 1000),
         )
     except Exception as exc:
-        raise translate(exc, where=f"connecting an admin client to {settings.kafka_bootstrap}") from exc
+        raise translate(
+            exc, where=f"connecting an admin client to {settings.kafka_bootstrap}"
+        ) from exc
     try:
         yield client
     finally:
@@ -182,7 +185,12 @@ DLQ_HEADERS = ("dlq_reason", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_st
 
 
 def dead_letter_headers(
-    *, reason: str, topic: str, partition: int, offset: int, stage: str,
+    *,
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    stage: str,
     original: Sequence[tuple[str, bytes]] = (),
 ) -> list[tuple[str, bytes]]:
     """Headers of a dead letter: the reason, the source position, the stage that refused it,
@@ -232,4 +240,4 @@ def partition_for(key: bytes, partitions: int) -> int:
     every Hubbub producer use), for senders that group records per partition themselves."""
     from kafka.partitioner.default import murmur2
 
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)

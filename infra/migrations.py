@@ -59,7 +59,8 @@ def migrate(ch: ClickHouse, *, migrations: list[Migration] | None = None) -> lis
         for statement in mig.statements:
             ch.command(statement.replace("{db}", f"`{db}`"))
         ch.insert(
-            "schema_migrations", [(mig.version, mig.name, datetime.now(UTC))],
+            "schema_migrations",
+            [(mig.version, mig.name, datetime.now(UTC))],
             columns=("version", "name", "applied_at"),
         )
         applied.append(f"{mig.version:04d}_{mig.name}")

@@ -100,7 +100,11 @@ class Settings:
                 continue
             kind = type(getattr(defaults, name))
             try:
-                values[name] = Path(raw) if kind is Path or isinstance(getattr(defaults, name), Path) else kind(raw)
+                values[name] = (
+                    Path(raw)
+                    if kind is Path or isinstance(getattr(defaults, name), Path)
+                    else kind(raw)
+                )
             except ValueError as exc:
                 raise ConfigError(f"{var}={raw!r} is not a valid {kind.__name__}") from exc
         return cls(**values)  # type: ignore[arg-type]

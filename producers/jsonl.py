@@ -52,7 +52,7 @@ def parse_lines(lines: Iterable[str]) -> Iterator[tuple[int, Event | LineError]]
             yield number, LineError(number, f"not valid JSON: {exc.msg} at column {exc.colno}")
             continue
         if not isinstance(obj, dict):
-            yield number, LineError(number, "expected a JSON object with a \"type\" field")
+            yield number, LineError(number, 'expected a JSON object with a "type" field')
             continue
         try:
             yield number, from_json(obj)

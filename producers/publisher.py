@@ -42,8 +42,12 @@ class Delivery:
 
     __slots__ = ("event_type", "event_id", "_future")
 
-    def __init__(self, event_type: str, event_id: str, future: FutureRecordMetadata | None,
-                 ) -> None:
+    def __init__(
+        self,
+        event_type: str,
+        event_id: str,
+        future: FutureRecordMetadata | None,
+    ) -> None:
         self.event_type = event_type
         self.event_id = event_id
         self._future = future
@@ -73,8 +77,9 @@ class Publisher:
     if anything is left unacknowledged.
     """
 
-    def __init__(self, settings: Settings, *, producer_overrides: dict[str, Any] | None = None
-                 ) -> None:
+    def __init__(
+        self, settings: Settings, *, producer_overrides: dict[str, Any] | None = None
+    ) -> None:
         self._settings = settings
         self._producer = make_producer(settings, **(producer_overrides or {}))
         self._topics: dict[str, str] = {}
@@ -116,8 +121,15 @@ class Publisher:
         encoded = [(event, encode(event)) for event in events]
         return [self._send(event, payload) for event, payload in encoded]
 
-    def publish_raw(self, topic: str, *, key: bytes | None, value: bytes,
-                    headers: list[tuple[str, bytes]], label: tuple[str, str]) -> Delivery:
+    def publish_raw(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        label: tuple[str, str],
+    ) -> Delivery:
         """Send an already-encoded record as it is (re-driving a dead letter after a fix).
 
         ``label`` (event type, event id, as far as known) names the record in a failure.

@@ -73,13 +73,19 @@ class _Emitter:
 
     def __init__(self, app: faust.App, settings: Settings) -> None:
         def topic(logical: str) -> faust.TopicT:
-            return app.topic(topic_name(settings, logical), key_type=bytes, value_type=bytes,
-                             partitions=settings.partitions)
+            return app.topic(
+                topic_name(settings, logical),
+                key_type=bytes,
+                value_type=bytes,
+                partitions=settings.partitions,
+            )
 
         self.settings = settings
         self.producer = app.producer
-        self.names = {logical: topic_name(settings, logical)
-                      for logical in ("content", ACTIVITY_TOPIC, DLQ_TOPIC)}
+        self.names = {
+            logical: topic_name(settings, logical)
+            for logical in ("content", ACTIVITY_TOPIC, DLQ_TOPIC)
+        }
         self.content = topic("content")
         self.activity = topic(ACTIVITY_TOPIC)
         self.dlq = topic(DLQ_TOPIC)
@@ -103,36 +109,71 @@ class _Emitter:
             for name, rows in out.rows.items():
                 grouped.setdefault((name, partition), []).extend(rows)
             for event in out.published:
-                pending.append(await send(self.names["content"], event.key().encode(),
-                                          encode(event), None, None, record_headers(event)))
+                pending.append(
+                    await send(
+                        self.names["content"],
+                        event.key().encode(),
+                        encode(event),
+                        None,
+                        None,
+                        record_headers(event),
+                    )
+                )
             for event in out.forwarded:
-                pending.append(await send(
-                    self.names[ACTIVITY_TOPIC], f"{event.tenant}/{event.actor}".encode(),
-                    encode(event), None, None, record_headers(event)))
+                pending.append(
+                    await send(
+                        self.names[ACTIVITY_TOPIC],
+                        f"{event.tenant}/{event.actor}".encode(),
+                        encode(event),
+                        None,
+                        None,
+                        record_headers(event),
+                    )
+                )
         for (name, partition), rows in grouped.items():
             topic = self.names.get(name) or self.names.setdefault(
-                name, topic_name(self.settings, name))
+                name, topic_name(self.settings, name)
+            )
             for i in range(0, len(rows), _ROWS_PER_MESSAGE):
-                value = json.dumps({"rows": rows[i:i + _ROWS_PER_MESSAGE]},
-                                   separators=(",", ":"), ensure_ascii=False).encode()
+                value = json.dumps(
+                    {"rows": rows[i : i + _ROWS_PER_MESSAGE]},
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                ).encode()
                 pending.append(await send(topic, None, value, partition, None, None))
         if pending:
             await asyncio.gather(*pending)
 
     async def dead_letter(self, message: Any, *, reason: str, stage: str) -> None:
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
-                    message.offset, reason)
+        log.warning(
+            "dead letter from %s[%s]@%s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+        )
         fut = await self.dlq.send(
-            key=message.key, value=message.value if message.value is not None else b"",
+            key=message.key,
+            value=message.value if message.value is not None else b"",
             headers=dead_letter_headers(
-                reason=reason, topic=message.topic, partition=message.partition,
-                offset=message.offset, stage=stage, original=list(message.headers or ())),
-            force=True)
+                reason=reason,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                stage=stage,
+                original=list(message.headers or ()),
+            ),
+            force=True,
+        )
         await fut
 
 
 async def _decode_batch(
-    batch: Sequence[EventT[bytes]], emitter: _Emitter, *, stage: str, topics: tuple[str, ...],
+    batch: Sequence[EventT[bytes]],
+    emitter: _Emitter,
+    *,
+    stage: str,
+    topics: tuple[str, ...],
 ) -> dict[bytes, list[Event]]:
     """Decode and group by record key; a record that cannot be used goes to the dead letters."""
     by_key: dict[bytes, list[Event]] = {}
@@ -145,13 +186,16 @@ async def _decode_batch(
             continue
         key = message.key or b""
         # The authors agent reads events re-keyed by author; the others read them as published.
-        expected = (f"{event.tenant}/{_author_of(event)}" if stage == "authors"
-                    else event.key()).encode()
+        expected = (
+            f"{event.tenant}/{_author_of(event)}" if stage == "authors" else event.key()
+        ).encode()
         if event.topic not in topics or key != expected:
             await emitter.dead_letter(
-                message, stage=stage,
+                message,
+                stage=stage,
                 reason=f"{event.event_type} {event.event_id} does not belong here: key {key!r}, "
-                       f"expected {expected!r} on a {'/'.join(topics)} topic")
+                f"expected {expected!r} on a {'/'.join(topics)} topic",
+            )
             continue
         by_key.setdefault(key, []).append(event)
     return by_key
@@ -205,14 +249,21 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
     app.producer.buffer.max_messages = max(10_000, 4 * config.batch_size)
 
     def table(name: str) -> Any:
-        return app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
-                         value_type=bytes)
+        return app.Table(
+            name, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+        )
 
-    def agent(source: faust.TopicT, stage: str, topics: tuple[str, ...], state: Any,
-              fold: Callable[[bytes | None, bytes, list[Event], Output], bytes | None]) -> None:
+    def agent(
+        source: faust.TopicT,
+        stage: str,
+        topics: tuple[str, ...],
+        state: Any,
+        fold: Callable[[bytes | None, bytes, list[Event], Output], bytes | None],
+    ) -> None:
         async def run(stream: StreamT[bytes]) -> None:
             batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
-                config.batch_size, within=config.batch_within_s)
+                config.batch_size, within=config.batch_within_s
+            )
             async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 outputs: list[tuple[bytes, Output]] = []
@@ -224,8 +275,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     except HubbubError as exc:  # an invariant broke: park the key's records
                         for item in batch:
                             if item.message.key == key:
-                                await emitter.dead_letter(item.message, reason=str(exc),
-                                                          stage=stage)
+                                await emitter.dead_letter(
+                                    item.message, reason=str(exc), stage=stage
+                                )
                         continue
                     outputs.append((key, out))
                     if saved is not None:
@@ -238,36 +290,42 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
 
-    def fold_thread(raw: bytes | None, key: bytes, events: list[Event], out: Output
-                    ) -> bytes | None:
-        first = events[0]
-        state = (ThreadState.from_json(_load(raw)) if raw
-                 else ThreadState(first.tenant, getattr(first, "post_id")))
+    def fold_thread(
+        raw: bytes | None, key: bytes, events: list[Event], out: Output
+    ) -> bytes | None:
+        tenant, _, post_id = key.decode().partition("/")  # checked against every event
+        state = ThreadState.from_json(_load(raw)) if raw else ThreadState(tenant, post_id)
         changed = process_thread(state, events, out, feed_kinds=config.feed.kinds)
         return _dump(state.to_json()) if changed else None
 
-    def fold_author(raw: bytes | None, key: bytes, events: list[Event], out: Output
-                    ) -> bytes | None:
+    def fold_author(
+        raw: bytes | None, key: bytes, events: list[Event], out: Output
+    ) -> bytes | None:
         tenant, _, author = key.decode().partition("/")
         if raw:
             saved = _load(raw)
-            feed, follows = (AuthorState.from_json(saved["feed"]),
-                             FollowerState.from_json(saved["follows"]))
+            feed, follows = (
+                AuthorState.from_json(saved["feed"]),
+                FollowerState.from_json(saved["follows"]),
+            )
         else:
             feed, follows = AuthorState(tenant, author), FollowerState(tenant, author)
         if not process_author(feed, follows, events, out, config=config.feed):
             return None
         return _dump({"feed": feed.to_json(), "follows": follows.to_json()})
 
-    def fold_inbox(raw: bytes | None, key: bytes, events: list[Event], out: Output
-                   ) -> bytes | None:
+    def fold_inbox(raw: bytes | None, key: bytes, events: list[Event], out: Output) -> bytes | None:
         first = events[0]
         state = InboxState.from_json(_load(raw)) if raw else InboxState(first.tenant, first.actor)
         return _dump(state.to_json()) if process_inbox(state, events, out) else None
 
     graph_and_activity = app.topic(
-        topic_name(settings, "graph"), topic_name(settings, ACTIVITY_TOPIC),
-        key_type=bytes, value_type=bytes, partitions=settings.partitions)
+        topic_name(settings, "graph"),
+        topic_name(settings, ACTIVITY_TOPIC),
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+    )
     agent(emitter.content, "threads", ("content",), table("threads"), fold_thread)
     agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), fold_author)
     agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), fold_inbox)

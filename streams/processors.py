@@ -44,11 +44,20 @@ from streams.domain.trends import contributions, diff_contributions
 
 # Content events that can change a feed: re-keyed by actor onto the activity topic.
 FEED_EVENT_TYPES = (
-    PostPublished, PostDeleted, CommentPosted, CommentDeleted, ReactionAdded, ReactionRemoved,
+    PostPublished,
+    PostDeleted,
+    CommentPosted,
+    CommentDeleted,
+    ReactionAdded,
+    ReactionRemoved,
 )
 _FEED_KIND: dict[type[Event], str] = {
-    PostPublished: "post", PostDeleted: "post", CommentPosted: "comment",
-    CommentDeleted: "comment", ReactionAdded: "reaction", ReactionRemoved: "reaction",
+    PostPublished: "post",
+    PostDeleted: "post",
+    CommentPosted: "comment",
+    CommentDeleted: "comment",
+    ReactionAdded: "reaction",
+    ReactionRemoved: "reaction",
 }
 _SCORED = (PostPublished, PostEdited, CommentPosted, CommentEdited)
 
@@ -65,8 +74,13 @@ class Output:
         return sum(len(r) for r in self.rows.values())
 
 
-def process_thread(state: ThreadState, events: Sequence[Event], out: Output, *,
-                   feed_kinds: frozenset[str] = frozenset({"post"})) -> bool:
+def process_thread(
+    state: ThreadState,
+    events: Sequence[Event],
+    out: Output,
+    *,
+    feed_kinds: frozenset[str] = frozenset({"post"}),
+) -> bool:
     """Fold ``events`` (all of this thread, in log order) into ``state``; emit what changed.
 
     Only the activities of ``feed_kinds`` are re-keyed for the feeds (the others cannot change
@@ -86,11 +100,15 @@ def process_thread(state: ThreadState, events: Sequence[Event], out: Output, *,
             continue
         changed = True
         if isinstance(event, _SCORED):
-            object_id = event.post_id if isinstance(event, PostPublished | PostEdited) else (
-                event.comment_id)
+            object_id = (
+                event.post_id
+                if isinstance(event, PostPublished | PostEdited)
+                else (event.comment_id)
+            )
             obj = state.objects.get(object_id)
             verdict = obj and machine_verdict_for(
-                obj, tenant=state.tenant, post_id=state.post_id, revision=state.seq)
+                obj, tenant=state.tenant, post_id=state.post_id, revision=state.seq
+            )
             if verdict and state.apply(verdict):
                 out.published.append(verdict)
     if not changed:
@@ -103,7 +121,8 @@ def process_thread(state: ThreadState, events: Sequence[Event], out: Output, *,
     for object_id, obj in state.objects.items():
         if obj.published and before_objects.get(object_id) != obj:
             out.rows[rows.CONTENT_STATE].append(
-                rows.content_row(obj, tenant=state.tenant, post_id=state.post_id, version=version))
+                rows.content_row(obj, tenant=state.tenant, post_id=state.post_id, version=version)
+            )
     return True
 
 
@@ -124,17 +143,24 @@ def process_author(
             out.rows[rows.FEED_ITEMS].append(rows.feed_row(change))
         if isinstance(event, Followed | Unfollowed) and follows.apply(event):
             follows_changed = True
-            out.rows[rows.FOLLOWS_STATE].append(rows.follow_row(
-                tenant=follows.tenant, follower=event.actor, followee=follows.followee,
-                since_ms=to_ms(event.occurred_at), version=follows.seq,
-                is_deleted=isinstance(event, Unfollowed)))
+            out.rows[rows.FOLLOWS_STATE].append(
+                rows.follow_row(
+                    tenant=follows.tenant,
+                    follower=event.actor,
+                    followee=follows.followee,
+                    since_ms=to_ms(event.occurred_at),
+                    version=follows.seq,
+                    is_deleted=isinstance(event, Unfollowed),
+                )
+            )
     if follows_changed:
         after_groups = follow_groups(follows)
         for group_change in diff_groups(before_groups, after_groups, version=follows.seq):
             out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(group_change))
     if follows_changed or feed.read_fanout != before_fanout:
         out.rows[rows.AUTHOR_STATE].append(
-            rows.author_row(follows, read_fanout=feed.read_fanout, version=follows.seq))
+            rows.author_row(follows, read_fanout=feed.read_fanout, version=follows.seq)
+        )
     # The feed state remembers every applied id, even when no row changes: always save it.
     return bool(events)
 

@@ -48,12 +48,17 @@ def service_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         from testcontainers.clickhouse import ClickHouseContainer
         from testcontainers.kafka import KafkaContainer
 
-        with KafkaContainer().with_kraft() as kafka, ClickHouseContainer(
-            "clickhouse/clickhouse-server:25.8"
-        ) as ch:
+        with (
+            KafkaContainer().with_kraft() as kafka,
+            ClickHouseContainer("clickhouse/clickhouse-server:25.8") as ch,
+        ):
             url = f"http://{ch.get_container_host_ip()}:{ch.get_exposed_port(8123)}"
-            yield Settings(kafka_bootstrap=kafka.get_bootstrap_server(), clickhouse_url=url,
-                           clickhouse_user=ch.username, clickhouse_password=ch.password)
+            yield Settings(
+                kafka_bootstrap=kafka.get_bootstrap_server(),
+                clickhouse_url=url,
+                clickhouse_user=ch.username,
+                clickhouse_password=ch.password,
+            )
         return
     from infra.launchers import services
 
@@ -71,7 +76,9 @@ def settings(service_settings: Settings, request: pytest.FixtureRequest) -> Iter
     slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40].strip("_")
     unique = f"t_{slug}_{uuid.uuid4().hex[:8]}"
     per_test = service_settings.with_overrides(
-        topic_prefix=unique.replace("_", "-"), clickhouse_database=unique, partitions=3,
+        topic_prefix=unique.replace("_", "-"),
+        clickhouse_database=unique,
+        partitions=3,
     )
     yield per_test
     try:

@@ -15,10 +15,21 @@ from schemas.examples import example_events
 from tests.conftest import SHARED_DATA
 
 THREAD_ARGS = [
-    "import", "thread", str(SHARED_DATA / "reference-thread.txt"), "--tenant", "emc-blog",
-    "--post-id", "big-conversation", "--post-author", "Chuck Hollis",
-    "--published-at", "2009-02-23T09:00:00-05:00", "--timezone", "America/New_York",
-    "--first-comment-starts", "To your first question:",
+    "import",
+    "thread",
+    str(SHARED_DATA / "reference-thread.txt"),
+    "--tenant",
+    "emc-blog",
+    "--post-id",
+    "big-conversation",
+    "--post-author",
+    "Chuck Hollis",
+    "--published-at",
+    "2009-02-23T09:00:00-05:00",
+    "--timezone",
+    "America/New_York",
+    "--first-comment-starts",
+    "To your first question:",
 ]
 
 
@@ -42,9 +53,10 @@ def test_import_thread_dry_run_prints_the_events(capsys: pytest.CaptureFixture[s
     assert lines[0]["actor"] == "chuck-hollis"
 
 
-def test_import_without_where_the_post_ends_is_refused(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    args = [a for a in THREAD_ARGS if a not in ("--first-comment-starts", "To your first question:")]
+def test_import_without_where_the_post_ends_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        a for a in THREAD_ARGS if a not in ("--first-comment-starts", "To your first question:")
+    ]
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 2
@@ -53,8 +65,8 @@ def test_import_without_where_the_post_ends_is_refused(
 
 @pytest.mark.integration
 def test_import_twice_publishes_the_same_event_ids(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _use(settings, monkeypatch)
     ensure_topics(settings, event_topic_specs())
     assert main(THREAD_ARGS) == 0
@@ -66,8 +78,11 @@ def test_import_twice_publishes_the_same_event_ids(
 
 @pytest.mark.integration
 def test_produce_reports_bad_lines_and_publishes_the_rest(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _use(settings, monkeypatch)
     ensure_topics(settings, event_topic_specs())
     events = [e for e in example_events() if e.topic == "content"][:4]

@@ -232,7 +232,8 @@ class ThreadState:
             return self._edit(event.post_id, event.title, event.body, at_ms)
         if isinstance(event, CommentEdited):
             return event.comment_id != self.post_id and self._edit(
-                event.comment_id, "", event.body, at_ms)
+                event.comment_id, "", event.body, at_ms
+            )
         if isinstance(event, PostDeleted):
             return self._delete(event.post_id, "post")
         if isinstance(event, CommentDeleted):

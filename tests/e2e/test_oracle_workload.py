@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -32,13 +31,18 @@ def _machine_flags(text: str, title: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(service_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[tuple[Settings, Expected]]:
+def world(
+    service_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Expected]]:
     """One workload through one pipeline, shared by the comparisons below."""
     settings = service_settings.with_overrides(
-        topic_prefix="oracle-e2e", clickhouse_database="oracle_e2e", partitions=3)
-    events = list(Community("oracle", tenant=TENANT, users=80).events(
-        5000, start_at=datetime(2026, 6, 1, 8, 0, tzinfo=UTC), rate_per_s=25))
+        topic_prefix="oracle-e2e", clickhouse_database="oracle_e2e", partitions=3
+    )
+    events = list(
+        Community("oracle", tenant=TENANT, users=80).events(
+            5000, start_at=datetime(2026, 6, 1, 8, 0, tzinfo=UTC), rate_per_s=25
+        )
+    )
     pipeline = Pipeline(settings, tmp_path_factory.mktemp("oracle") / "pipeline")
     with Publisher(settings) as publisher:
         publisher.publish_many(events)
@@ -60,15 +64,17 @@ def ch(world: tuple[Settings, Expected]) -> Iterator[ClickHouse]:
     client.close()
 
 
-def test_notification_groups_equal_the_oracle(world: tuple[Settings, Expected],
-                                              ch: ClickHouse) -> None:
+def test_notification_groups_equal_the_oracle(
+    world: tuple[Settings, Expected], ch: ClickHouse
+) -> None:
     expected = world[1]
     got = {
         (r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], tuple(r[7]), r[8], r[9], r[10])
         for r in ch.rows(
             "SELECT tenant, recipient, kind, object_kind, object_id, post_id, actor_count, "
             "latest_actors, toUnixTimestamp64Milli(first_at), toUnixTimestamp64Milli(last_at), "
-            "excerpt FROM oracle_e2e.notification_groups FINAL WHERE is_deleted = 0")
+            "excerpt FROM oracle_e2e.notification_groups FINAL WHERE is_deleted = 0"
+        )
     }
     want = {
         key: (g.post_id, g.actor_count, g.latest_actors, g.first_ms, g.last_ms, g.excerpt)
@@ -78,13 +84,13 @@ def test_notification_groups_equal_the_oracle(world: tuple[Settings, Expected],
     assert got == want
 
 
-def test_unread_and_unseen_counts_equal_the_oracle(world: tuple[Settings, Expected],
-                                                   ch: ClickHouse) -> None:
+def test_unread_and_unseen_counts_equal_the_oracle(
+    world: tuple[Settings, Expected], ch: ClickHouse
+) -> None:
     expected = world[1]
     users = sorted({key[1] for key in expected.groups})
     got = {u: unread_counts(ch, tenant=TENANT, recipient=u) for u in users}
-    want = {u: (expected.unread_count(TENANT, u), expected.unseen_count(TENANT, u))
-            for u in users}
+    want = {u: (expected.unread_count(TENANT, u), expected.unseen_count(TENANT, u)) for u in users}
     assert any(unread != unseen for unread, unseen in want.values())  # marks did something
     assert got == want
 
@@ -95,18 +101,21 @@ def test_trend_totals_equal_the_oracle(world: tuple[Settings, Expected], ch: Cli
         for r in ch.rows(
             "SELECT tenant, dimension, dim_value, metric, count(), groupUniqArray(actor) "
             "FROM oracle_e2e.trend_contributions FINAL WHERE is_deleted = 0 "
-            "GROUP BY tenant, dimension, dim_value, metric")
+            "GROUP BY tenant, dimension, dim_value, metric"
+        )
     }
     assert got == world[1].trend_totals()
 
 
-def test_moderation_state_equals_the_oracle(world: tuple[Settings, Expected],
-                                            ch: ClickHouse) -> None:
+def test_moderation_state_equals_the_oracle(
+    world: tuple[Settings, Expected], ch: ClickHouse
+) -> None:
     expected = world[1]
     got = {
         (r[0], r[1], r[2]): (bool(r[3]), bool(r[4]))
-        for r in ch.rows("SELECT tenant, post_id, object_id, deleted, spam "
-                         "FROM oracle_e2e.content_state FINAL")
+        for r in ch.rows(
+            "SELECT tenant, post_id, object_id, deleted, spam FROM oracle_e2e.content_state FINAL"
+        )
     }
     want = {key: (o.deleted, o.spam) for key, o in expected.objects.items() if o.published}
     assert sum(spam for _, spam in want.values()) > 5
@@ -121,8 +130,14 @@ def test_home_feeds_equal_the_oracle(world: tuple[Settings, Expected], ch: Click
         seen: list[str] = []
         before_ms, before_id = None, None
         while True:
-            page = feed_page(ch, tenant=TENANT, viewer=viewer, limit=100,
-                             before_ms=before_ms, before_id=before_id)
+            page = feed_page(
+                ch,
+                tenant=TENANT,
+                viewer=viewer,
+                limit=100,
+                before_ms=before_ms,
+                before_id=before_id,
+            )
             seen += [item.activity_id for item in page.items]
             if page.next_before_ms is None:
                 break

@@ -41,8 +41,9 @@ def pipeline(settings: Settings, workdir: Path) -> Iterator[Pipeline]:
     pipe.stop()
 
 
-def test_processing_the_same_log_twice_changes_nothing(settings: Settings, workdir: Path,
-                                                       pipeline: Pipeline) -> None:
+def test_processing_the_same_log_twice_changes_nothing(
+    settings: Settings, workdir: Path, pipeline: Pipeline
+) -> None:
     with Publisher(settings) as publisher:
         publisher.publish_many(_workload(3000))
     pipeline.start()
@@ -54,27 +55,35 @@ def test_processing_the_same_log_twice_changes_nothing(settings: Settings, workd
 
     # A second worker with fresh state and a new consumer group reads the whole log again and
     # emits every row again; a second sink group loads them all again.
-    replay = Pipeline(settings, workdir / "replay", app_id=f"{settings.topic_prefix}-replay",
-                      sink_group=f"{settings.topic_prefix}-sink-replay").start()
+    replay = Pipeline(
+        settings,
+        workdir / "replay",
+        app_id=f"{settings.topic_prefix}-replay",
+        sink_group=f"{settings.topic_prefix}-sink-replay",
+    ).start()
     try:
         replay.wait_quiet()
     finally:
         replay.stop()
     again = snapshot(ch)
     for table in first:  # name the rows that differ, if any
-        assert (sorted(set(again[table]) - set(first[table])),
-                sorted(set(first[table]) - set(again[table]))) == ([], []), table
+        assert (
+            sorted(set(again[table]) - set(first[table])),
+            sorted(set(first[table]) - set(again[table])),
+        ) == ([], []), table
     assert again == first
     ch.close()
 
 
-def test_worker_killed_mid_batch_loses_and_doubles_nothing(settings: Settings,
-                                                           pipeline: Pipeline) -> None:
+def test_worker_killed_mid_batch_loses_and_doubles_nothing(
+    settings: Settings, pipeline: Pipeline
+) -> None:
     events = _workload(6000, seed="kill")
     undisturbed_db = f"{settings.clickhouse_database}_ref"
     # The reference: the same events through an undisturbed pipeline of their own.
-    ref_settings = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}-ref",
-                                           clickhouse_database=undisturbed_db)
+    ref_settings = settings.with_overrides(
+        topic_prefix=f"{settings.topic_prefix}-ref", clickhouse_database=undisturbed_db
+    )
     ref = Pipeline(ref_settings, pipeline.workdir / "ref")
     with Publisher(ref_settings) as publisher:
         publisher.publish_many(events)
@@ -103,7 +112,8 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(settings: Settings,
 
 
 def test_bad_records_go_to_the_dead_letters_and_processing_goes_on(
-        settings: Settings, pipeline: Pipeline) -> None:
+    settings: Settings, pipeline: Pipeline
+) -> None:
     events = _workload(200, seed="dlq")
     content = topic_name(settings, "content")
     producer = make_producer(settings)
@@ -124,17 +134,25 @@ def test_bad_records_go_to_the_dead_letters_and_processing_goes_on(
     stages = sorted((letter.key, letter.stage) for letter in letters)
     # The processor refuses all three, and no good event; the raw-event sink cannot store the
     # two that are not events at all.
-    assert stages == [(b"e2e/p-garbage", "sink"), (b"e2e/p-garbage", "threads"),
-                      (b"e2e/p-unknown", "sink"), (b"e2e/p-unknown", "threads"),
-                      (b"e2e/p-wrong-key", "threads")]
+    assert stages == [
+        (b"e2e/p-garbage", "sink"),
+        (b"e2e/p-garbage", "threads"),
+        (b"e2e/p-unknown", "sink"),
+        (b"e2e/p-unknown", "threads"),
+        (b"e2e/p-wrong-key", "threads"),
+    ]
     by_key = {letter.key: letter for letter in letters if letter.stage == "threads"}
-    assert "magic" in by_key[b"e2e/p-garbage"].reason.lower() or \
-        "not a hubbub" in by_key[b"e2e/p-garbage"].reason.lower()
+    assert (
+        "magic" in by_key[b"e2e/p-garbage"].reason.lower()
+        or "not a hubbub" in by_key[b"e2e/p-garbage"].reason.lower()
+    )
     assert "fingerprint" in by_key[b"e2e/p-unknown"].reason
     assert by_key[b"e2e/p-unknown"].value == unknown
     assert by_key[b"e2e/p-wrong-key"].topic == content
     assert (by_key[b"e2e/p-wrong-key"].partition, by_key[b"e2e/p-wrong-key"].offset) == (
-        wrong_at.partition, wrong_at.offset)
+        wrong_at.partition,
+        wrong_at.offset,
+    )
     ch = ClickHouse(settings)
     assert ch.rows(f"SELECT count() > 0 FROM `{ch.database}`.content_state FINAL") == [(1,)]
     ch.close()
@@ -143,5 +161,5 @@ def test_bad_records_go_to_the_dead_letters_and_processing_goes_on(
     assert replay_dead_letters(settings) == 3  # re-driven to their original topic, once
     pipeline.wait_quiet()
     again = read_dead_letters(settings)  # still bad, so refused again: five new letters
-    assert sorted((x.key, x.stage) for x in again[len(letters):]) == stages
+    assert sorted((x.key, x.stage) for x in again[len(letters) :]) == stages
     assert replay_dead_letters(settings) == 3  # only the new ones: the old were replayed

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from infra.kafka import ensure_topics, event_topic_specs, make_consumer, topic_name
-from infra.launchers import common, kafka as kafka_launcher, services
+from infra.launchers import common, services
+from infra.launchers import kafka as kafka_launcher
 from infra.settings import Settings
 from producers.jsonl import produce_lines
 from producers.publisher import Publisher
@@ -71,8 +72,14 @@ def test_invalid_json_lines_are_reported_and_the_rest_still_go(settings: Setting
     import json
 
     bad_body = dict(good[2], body="")
-    lines = [json.dumps(good[0]), "{not json", json.dumps(good[1]), json.dumps(bad_body),
-             json.dumps({"type": "Nope"}), json.dumps(good[2])]
+    lines = [
+        json.dumps(good[0]),
+        "{not json",
+        json.dumps(good[1]),
+        json.dumps(bad_body),
+        json.dumps({"type": "Nope"}),
+        json.dumps(good[2]),
+    ]
     with Publisher(settings) as publisher:
         report = produce_lines(lines, publisher)
     assert report.published == 3
@@ -85,8 +92,14 @@ def test_invalid_json_lines_are_reported_and_the_rest_still_go(settings: Setting
 
 def test_an_invalid_event_raises_before_anything_is_sent() -> None:
     with pytest.raises(InvalidEvent) as info:
-        CommentPosted(tenant="t", actor="ana", post_id="p1", comment_id="c1", body="",
-                      occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
+        CommentPosted(
+            tenant="t",
+            actor="ana",
+            post_id="p1",
+            comment_id="c1",
+            body="",
+            occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
     assert info.value.field == "body"
 
 
@@ -95,8 +108,10 @@ def private_broker(tmp_path: Path, settings: Settings) -> Iterator[Settings]:
     """A broker of this test's own, so stopping it disturbs no other test."""
     kafka_port, controller_port = common.pick_free_ports(2)
     own = settings.with_overrides(
-        kafka_bootstrap=f"127.0.0.1:{kafka_port}", kafka_controller_port=controller_port,
-        state_dir=tmp_path / "state", publish_timeout_s=6.0,
+        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+        kafka_controller_port=controller_port,
+        state_dir=tmp_path / "state",
+        publish_timeout_s=6.0,
     )
     _start_kafka(own)
     yield own

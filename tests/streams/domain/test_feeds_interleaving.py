@@ -74,9 +74,7 @@ def live(events: list[Event], config: FeedConfig) -> Live:
 def test_a_lagging_graph_stream_no_longer_leaves_a_post_with_an_unfollower() -> None:
     follow = Followed(occurred_at=at(6_500), tenant=T, actor="finn31", followee="milo53")
     unfollow = Unfollowed(occurred_at=at(51_422), tenant=T, actor="finn31", followee="milo53")
-    post = PostPublished(
-        occurred_at=at(64_041), tenant=T, actor="milo53", post_id="p298", body="b"
-    )
+    post = PostPublished(occurred_at=at(64_041), tenant=T, actor="milo53", post_id="p298", body="b")
     config = FeedConfig()
 
     def rows(events: list[Event]) -> list[FeedChange]:
