@@ -48,10 +48,14 @@ def _stage_lags(pipe: Pipeline) -> tuple[int, int]:
 def _started(settings: Settings, workdir: Path, *, workers: int) -> Pipeline:
     """A pipeline that has joined its groups and processed a warm-up batch."""
     pipe = Pipeline(settings, workdir).start(workers=workers)
-    warm = _events(200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm")
-    with Publisher(settings) as publisher:
-        publisher.publish_many(warm)
-    pipe.wait_quiet(timeout_s=180, settle_s=1.0)
+    try:
+        warm = _events(200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm")
+        with Publisher(settings) as publisher:
+            publisher.publish_many(warm)
+        pipe.wait_quiet(timeout_s=180, settle_s=1.0)
+    except BaseException:
+        pipe.stop()  # never leave workers behind
+        raise
     return pipe
 
 
