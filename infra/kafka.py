@@ -123,7 +123,15 @@ def make_consumer(
     }
     config.update(overrides)
     try:
-        return KafkaConsumer(*topics, **config)
+        consumer = KafkaConsumer(**config)
+        # Fetch every topic's metadata before joining the group: a group leader that joins
+        # without it assigns itself nothing, and may not rebalance once the metadata arrives
+        # (seen with kafka-python 3.0: a sink that consumed nothing until restarted).
+        for topic in topics:
+            consumer.partitions_for_topic(topic)
+        if topics:
+            consumer.subscribe(list(topics))
+        return consumer
     except Exception as exc:
         raise translate(exc, where=f"connecting a consumer to {settings.kafka_bootstrap}") from exc
 
