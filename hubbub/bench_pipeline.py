@@ -17,13 +17,10 @@ from rich.table import Table
 
 from hubbub.pipeline import Pipeline
 from infra.clickhouse import ClickHouse
-from infra.kafka import EVENT_TOPICS, consumer_lag, topic_name
 from infra.settings import Settings
 from producers.generator import Community
 from producers.publisher import Publisher
 from schemas.events import Event, PostPublished
-from streams.app import ACTIVITY_TOPIC
-from streams.rows import DERIVED_TOPICS
 
 
 def _run_settings(settings: Settings, label: str) -> Settings:
@@ -36,13 +33,6 @@ def _run_settings(settings: Settings, label: str) -> Settings:
 def _events(n: int, *, rate: float, start_at: datetime, seed: str) -> list[Event]:
     community = Community(seed, tenant="bench", users=3000, avg_follows=12.0)
     return list(community.events(n, start_at=start_at, rate_per_s=rate))
-
-
-def _stage_lags(pipe: Pipeline) -> tuple[int, int]:
-    s = pipe.settings
-    sources = [topic_name(s, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
-    derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
-    return consumer_lag(s, pipe.app_id, sources), consumer_lag(s, pipe.sink_group, derived)
 
 
 def _started(settings: Settings, workdir: Path, *, workers: int) -> Pipeline:
@@ -76,7 +66,7 @@ def bench_throughput(
         published_s = time.monotonic() - start
         worker_s = sink_s = None
         while sink_s is None:
-            worker_lag, sink_lag = _stage_lags(pipe)
+            worker_lag, sink_lag = pipe.lags()
             now = time.monotonic() - start
             if worker_s is None and worker_lag == 0:
                 worker_s = now

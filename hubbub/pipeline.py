@@ -81,11 +81,15 @@ class Pipeline:
         self.start_sink()
         return self
 
-    def lag(self) -> int:
+    def lags(self) -> tuple[int, int]:
+        """Records not yet committed by (the stream workers, the sink)."""
         s = self.settings
         sources = [topic_name(s, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
         derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
-        return consumer_lag(s, self.app_id, sources) + consumer_lag(s, self.sink_group, derived)
+        return consumer_lag(s, self.app_id, sources), consumer_lag(s, self.sink_group, derived)
+
+    def lag(self) -> int:
+        return sum(self.lags())
 
     def wait_quiet(self, *, timeout_s: float = 180.0, settle_s: float = 3.0) -> None:
         """Until both groups have committed everything, twice ``settle_s`` apart."""
@@ -98,10 +102,10 @@ class Pipeline:
                         f"{name} exited with {proc.returncode}: {self.log_tail(name)}"
                     )
             try:
-                lag: int | None = self.lag()
+                lags: tuple[int, int] | None = self.lags()
             except ServiceUnavailable:  # the group's coordinator is still starting
-                lag = None
-            if lag == 0:
+                lags = None
+            if lags == (0, 0):
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= settle_s:
                     return
@@ -109,7 +113,7 @@ class Pipeline:
                 quiet_since = None
             if time.monotonic() > deadline:
                 raise PipelineError(
-                    f"pipeline not quiet after {timeout_s} s (lag {lag})\n"
+                    f"pipeline not quiet after {timeout_s} s (lag of workers, sink: {lags})\n"
                     f"worker: {self.log_tail('worker')}"
                 )
             time.sleep(0.5)

@@ -104,7 +104,7 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(
                 pipeline.kill("worker")
         publisher.flush()
     pipeline.start_worker()
-    pipeline.wait_quiet()
+    pipeline.wait_quiet(timeout_s=300)
     ch = ClickHouse(settings)
     assert snapshot(ch) == expected
     ch.command(f"DROP DATABASE IF EXISTS `{undisturbed_db}`")
