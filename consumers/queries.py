@@ -106,7 +106,7 @@ class _Content:
     spam: bool
 
     def shows(self, *, entry_author: str, viewer: str) -> bool:
-        # streams.domain.feeds.is_visible: deleted hides from everyone, spam from everyone but
+        # streams.domain.feedpage.is_visible: deleted hides from everyone, spam from everyone but
         # the author of the entry (who sees their own activities as if nothing happened).
         return not self.deleted and (not self.spam or viewer == entry_author)
 
@@ -195,13 +195,13 @@ def feed_page(
 
     Merges the viewer's pushed rows with the pulled activities of the read-fanout authors the
     viewer currently follows; an activity in both shows once. Hidden, as
-    ``streams.domain.feeds.is_visible`` decides it for the activity's object and again for its
+    ``streams.domain.feedpage.is_visible`` decides it for the activity's object and again for its
     thread's post: activities whose object or post is deleted, or spam unless the viewer is the
     activity's author. Also hidden: activities whose object or post has no content state yet
     (the text would be missing; they show once the content sink catches up), and pushed
     activities of authors the viewer no longer follows, unless ``keep_unfollowed``.
 
-    The cursor is a keyset as in ``streams.domain.feeds.merge_feed_page``: entries strictly
+    The cursor is a keyset as in ``streams.domain.feedpage.merge_feed_page``: entries strictly
     after ``(before_ms, before_id)`` (only ``created_ms < before_ms`` without ``before_id``);
     ``next_before_*`` are set exactly when a further visible entry exists.
 

@@ -33,7 +33,7 @@ from schemas.events import (
     ReactionRemoved,
     Unfollowed,
 )
-from streams.domain import feeds, follows, inbox, notifications, spam, threads, trends
+from streams.domain import feedpage, feeds, follows, inbox, notifications, spam, threads, trends
 from tests.oracle import Expected, FeedRules, MachineFlags, expect, mentioned, tagged
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
@@ -204,8 +204,8 @@ class Pipeline:
         }
 
     def home_feed(self, tenant: str, viewer: str) -> list[str]:
-        def entry(r: feeds.FeedChange) -> feeds.FeedEntry:
-            return feeds.FeedEntry(
+        def entry(r: feeds.FeedChange) -> feedpage.FeedEntry:
+            return feedpage.FeedEntry(
                 activity_id=r.activity_id,
                 kind=r.kind,
                 author=r.author,
@@ -234,10 +234,10 @@ class Pipeline:
                     and not r.is_deleted
                     and r.kind in self.config.kinds
                 ]
-        page = feeds.merge_feed_page(pushed, pulled, limit=10**9)
+        page = feedpage.merge_feed_page(pushed, pulled, limit=10**9)
         return [e.activity_id for e in page.entries if self._visible(tenant, viewer, e)]
 
-    def _visible(self, tenant: str, viewer: str, entry: feeds.FeedEntry) -> bool:
+    def _visible(self, tenant: str, viewer: str, entry: feedpage.FeedEntry) -> bool:
         _, object_id = feeds.activity_target(entry.activity_id)
         thread = self.threads.get((tenant, entry.post_id))
         obj = thread.objects.get(object_id) if thread else None
@@ -246,7 +246,7 @@ class Pipeline:
         post = thread.post
         deleted = obj.deleted or (post is not None and post.deleted)
         spammy = obj.spam or (post is not None and post.spam)
-        return feeds.is_visible(entry, viewer=viewer, deleted=deleted, spam=spammy)
+        return feedpage.is_visible(entry, viewer=viewer, deleted=deleted, spam=spammy)
 
 
 def oracle_view(x: Expected) -> dict[tuple[str, str, str, str, str], tuple[object, ...]]:

@@ -665,7 +665,7 @@ def feed_worlds(draw: st.DrawFn) -> dict[str, Any]:
 def test_feed_pages_are_the_domain_merge_of_visible_entries(
     ch: ClickHouse, world: dict[str, Any], limit: int
 ) -> None:
-    from streams.domain.feeds import FeedEntry, is_visible, merge_feed_page
+    from streams.domain.feedpage import FeedEntry, is_visible, merge_feed_page
 
     tenant = f"t{uuid.uuid4().hex}"
     authors = {**world["posts"], **{c: a for c, (a, _) in world["comments"].items()}}

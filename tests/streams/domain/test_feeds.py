@@ -26,17 +26,14 @@ from schemas.events import (
     ReactionRemoved,
     Unfollowed,
 )
+from streams.domain.feedpage import FeedEntry, FeedPage, is_visible, merge_feed_page
 from streams.domain.feeds import (
     AuthorState,
     FeedChange,
     FeedConfig,
-    FeedEntry,
-    FeedPage,
     RecentActivity,
     activity_target,
     apply,
-    is_visible,
-    merge_feed_page,
     row_version,
 )
 
