@@ -79,7 +79,8 @@ def stream_config(args: argparse.Namespace, settings: Settings) -> StreamConfig:
         ),
         batch_size=args.batch,
         web_port=args.web_port,
-        workdir=settings.state_dir / "streams" / f"worker-{args.web_port}",
+        # Absolute: the Faust worker changes into this folder, so a relative one would not resolve.
+        workdir=(settings.state_dir / "streams" / f"worker-{args.web_port}").resolve(),
         app_id=args.app_id,
     )
 

@@ -43,7 +43,7 @@ class Pipeline:
         app_id: str | None = None,
     ) -> None:
         self.settings = settings
-        self.workdir = workdir
+        self.workdir = workdir.resolve()
         self.worker_args = worker_args
         self.app_id = app_id or f"{settings.topic_prefix}-streams"
         self.sink_group = sink_group or f"{settings.topic_prefix}-sink"
