@@ -132,7 +132,9 @@ def _show(settings: Settings, tenant: str, star: str, console: Console) -> None:
         for note in notifications(ch, tenant=tenant, recipient=star, limit=5):
             console.print(f"   {'*' if note.unread else ' '} {note.text}")
         now_ms = int(time.time() * 1000)
-        console.print("\n[bold]Trending hashtags[/] (distinct people in the last minute vs the 10 before):")
+        console.print(
+            "\n[bold]Trending hashtags[/] (distinct people in the last minute vs the 10 before):"
+        )
         for trend in trending(
             ch,
             tenant=tenant,
