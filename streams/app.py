@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import EventT, StreamT
 
 from infra.kafka import DLQ_TOPIC, dead_letter_headers, partition_for, topic_name
@@ -200,19 +198,26 @@ async def _decode_batch(
     return by_key
 
 
-def _save(table: Any, key: bytes, value: bytes, source: EventT[bytes]) -> None:
-    """Write a table entry on behalf of the key's source record after the batch.
+async def _save(
+    table: Any, saves: dict[bytes, bytes], sources: dict[bytes, EventT[bytes]], producer: Any
+) -> None:
+    """Write each changed key's state and wait until its changelog record is acknowledged.
 
-    Faust writes a table's changelog to the partition of "the current event", which only exists
-    inside per-event iteration; a batch is written after it, so the key's own source record is
-    made current for the write (its partition is the key's partition in every co-partitioned
-    topic, which is what table recovery expects).
+    Faust's own table write queues the changelog record in a buffer that its offset commit does
+    not reliably drain (the drain gives up after 0.1 s), so a worker killed at the wrong moment
+    could commit offsets whose state was never written: seen as a replay that differed from an
+    undisturbed run. Here the local store is updated and the changelog record sent directly, to
+    the partition of the key's source record (the partition table recovery reads it from), and
+    the batch does not finish (so its offsets cannot be committed) until Kafka has them all.
     """
-    token = _current_event.set(weakref.ref(source))
-    try:
-        table[key] = value
-    finally:
-        _current_event.reset(token)
+    changelog = table.changelog_topic.get_topic_name()
+    pending = []
+    for key, value in saves.items():
+        table.data[key] = value
+        partition = sources[key].message.partition
+        pending.append(await producer.send(changelog, key, value, partition, None, None))
+    if pending:
+        await asyncio.gather(*pending)
 
 
 def _author_of(event: Event) -> str:
@@ -286,9 +291,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     if saved is not None:
                         saves[key] = saved
                 await emitter.emit(outputs)
-                source = {item.message.key: item for item in batch}
-                for key, value in saves.items():  # only after the output is acknowledged
-                    _save(state, key, value, source[key])
+                sources = {item.message.key: item for item in batch}
+                # Only after the output is acknowledged (see the module docstring).
+                await _save(state, saves, sources, emitter.producer)
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)

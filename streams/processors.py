@@ -37,10 +37,21 @@ from streams import rows
 from streams.domain import feeds
 from streams.domain.follows import FollowerState, follow_groups
 from streams.domain.inbox import InboxState
-from streams.domain.notifications import derive_groups, diff_groups
+from streams.domain.notifications import (
+    GroupChange,
+    GroupKey,
+    NotificationGroup,
+    derive_groups,
+    diff_groups,
+)
 from streams.domain.spam import machine_verdict_for
 from streams.domain.threads import ThreadState, to_ms
-from streams.domain.trends import contributions, diff_contributions
+from streams.domain.trends import (
+    ContributionChange,
+    TrendContribution,
+    contributions,
+    diff_contributions,
+)
 
 # Content events that can change a feed: re-keyed by actor onto the activity topic.
 FEED_EVENT_TYPES = (
@@ -88,11 +99,33 @@ def process_thread(
     applied to the state at once and published (its id is deterministic, so the copy that comes
     back through the log, or a rescoring on replay, is dropped as a duplicate). Returns whether
     the state changed (and so must be saved).
+
+    Withdrawals cover every group and contribution that existed after ANY event of the batch,
+    not only before and after it, and content rows cover every object the batch changed at any
+    point: a worker that dies after emitting a batch but before saving its state reprocesses the
+    events in other batches, and an intermediate row it emitted must still be withdrawn (seen in
+    the SIGKILL test before this rule). This costs one derivation per changed event of a thread.
     """
     before_groups = derive_groups(state)
     before_contribs = contributions(state)
     before_objects = dict(state.objects)
+    before_by_key = {c.key: c for c in before_contribs}
+    # Keys whose value at some intermediate point differed from before the batch, with the last
+    # such value (a withdrawal needs one).
+    varied_groups: dict[GroupKey, NotificationGroup] = {}
+    varied_contribs: dict[tuple[str, str, str, str, str], TrendContribution] = {}
+    touched: set[str] = set()  # objects whose state changed at some point of the batch
     changed = False
+
+    def observe() -> None:
+        for key, group in derive_groups(state).items():
+            if before_groups.get(key) != group:
+                varied_groups[key] = group
+        for contribution in contributions(state):
+            if before_by_key.get(contribution.key) != contribution:
+                varied_contribs[contribution.key] = contribution
+        touched.update(oid for oid, obj in state.objects.items() if before_objects.get(oid) != obj)
+
     for event in events:
         if isinstance(event, FEED_EVENT_TYPES) and _FEED_KIND[type(event)] in feed_kinds:
             out.forwarded.append(event)  # duplicates too: the feed state drops them itself
@@ -111,15 +144,30 @@ def process_thread(
             )
             if verdict and state.apply(verdict):
                 out.published.append(verdict)
+        if len(events) > 1:
+            observe()
     if not changed:
         return False
     version = state.seq
-    for change in diff_groups(before_groups, derive_groups(state), version=version):
+    after_groups = derive_groups(state)
+    for change in diff_groups(before_groups, after_groups, version=version):
         out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
-    for c in diff_contributions(before_contribs, contributions(state), version=version):
+    for key, group in varied_groups.items():  # intermediate values the diff does not cover
+        if after_groups.get(key) == before_groups.get(key):
+            final = after_groups.get(key, group)
+            change = GroupChange(final, version, key not in after_groups)
+            out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
+    after_contribs = contributions(state)
+    after_by_key = {c.key: c for c in after_contribs}
+    for c in diff_contributions(before_contribs, after_contribs, version=version):
         out.rows[rows.TREND_CONTRIBUTIONS].append(rows.contribution_row(c))
+    for ckey, contribution in varied_contribs.items():
+        if after_by_key.get(ckey) == before_by_key.get(ckey):
+            final_c = after_by_key.get(ckey, contribution)
+            cchange = ContributionChange(final_c, version, ckey not in after_by_key)
+            out.rows[rows.TREND_CONTRIBUTIONS].append(rows.contribution_row(cchange))
     for object_id, obj in state.objects.items():
-        if obj.published and before_objects.get(object_id) != obj:
+        if obj.published and (before_objects.get(object_id) != obj or object_id in touched):
             out.rows[rows.CONTENT_STATE].append(
                 rows.content_row(obj, tenant=state.tenant, post_id=state.post_id, version=version)
             )
@@ -135,7 +183,6 @@ def process_author(
     config: feeds.FeedConfig,
 ) -> bool:
     """Fold an author's graph and activity events into its feed and follower state."""
-    before_groups = follow_groups(follows)
     before_fanout = feed.read_fanout
     follows_changed = False
     for event in events:
@@ -154,9 +201,25 @@ def process_author(
                 )
             )
     if follows_changed:
-        after_groups = follow_groups(follows)
-        for group_change in diff_groups(before_groups, after_groups, version=follows.seq):
-            out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(group_change))
+        # Always the final follow group (an upsert, or a withdrawal when nobody follows): a diff
+        # against the state before the batch would miss an intermediate row that an earlier,
+        # crashed attempt at these events emitted.
+        after = follow_groups(follows)
+        final = next(iter(after.values()), None) or NotificationGroup(
+            tenant=follows.tenant,
+            recipient=follows.followee,
+            kind="follow",
+            object_kind="user",
+            object_id=follows.followee,
+            post_id="",
+            actor_count=0,
+            latest_actors=(),
+            first_ms=0,
+            last_ms=0,
+            excerpt="",
+        )
+        follow_change = GroupChange(final, follows.seq, not after)
+        out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(follow_change))
     if follows_changed or feed.read_fanout != before_fanout:
         out.rows[rows.AUTHOR_STATE].append(
             rows.author_row(follows, read_fanout=feed.read_fanout, version=follows.seq)
