@@ -98,13 +98,10 @@ class Settings:
             raw = env.get(var)
             if raw is None or raw == "":
                 continue
-            kind = type(getattr(defaults, name))
+            default = getattr(defaults, name)
+            kind = Path if isinstance(default, Path) else type(default)
             try:
-                values[name] = (
-                    Path(raw)
-                    if kind is Path or isinstance(getattr(defaults, name), Path)
-                    else kind(raw)
-                )
+                values[name] = kind(raw)
             except ValueError as exc:
                 raise ConfigError(f"{var}={raw!r} is not a valid {kind.__name__}") from exc
         return cls(**values)  # type: ignore[arg-type]

@@ -58,6 +58,13 @@ class Delivery:
     def failed(self) -> bool:
         return self._future is None or (bool(self._future.is_done) and self._future.failed())
 
+    def error(self) -> BaseException | None:
+        """Why the broker did not acknowledge this event, once that is known."""
+        if self._future is None or not self._future.is_done:
+            return None
+        exc: BaseException | None = self._future.exception
+        return exc
+
     def result(self, timeout: float | None = None) -> Receipt:
         """Wait for the broker's acknowledgement; raise ``PublishFailed`` naming this event if none."""
         if self._future is None:
@@ -188,8 +195,9 @@ class Publisher:
                 cause = cause or f"not acknowledged within {wait:.0f} s"
             elif d.failed():
                 unsent.append((d.event_type, d.event_id))
-                if d._future is not None and not cause:
-                    cause = str(translate(d._future.exception, where="publishing"))
+                error = d.error()
+                if error is not None and not cause:
+                    cause = str(translate(error, where="publishing"))
         self._last_cause = ""
         self._unreachable = False  # the next publish tries the broker again
         if unsent:
