@@ -15,8 +15,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hubbub.cputime import CpuMeter
 from hubbub.pipeline import Pipeline
 from infra.clickhouse import ClickHouse
+from infra.launchers import services
 from infra.settings import Settings
 from producers.generator import Community
 from producers.publisher import Publisher
@@ -60,6 +62,7 @@ def bench_throughput(
     try:
         ch = ClickHouse(run)
         feed_before = ch.rows(f"SELECT count() FROM `{run.clickhouse_database}`.feed_items")[0][0]
+        meter = _meter(run, pipe).start()
         start = time.monotonic()
         with Publisher(run) as publisher:
             publisher.publish_many(events)
@@ -75,6 +78,7 @@ def bench_throughput(
             if now > 900:
                 raise TimeoutError("pipeline did not catch up within 900 s")
             time.sleep(0.2)
+        cpu = meter.stop()
         db = f"`{run.clickhouse_database}`"
         feed_rows = ch.rows(f"SELECT count() FROM {db}.feed_items")[0][0] - feed_before
         total_rows = sum(
@@ -107,6 +111,12 @@ def bench_throughput(
         "bottleneck": "stream worker" if sink_s - worker_s < 2.0 else "ClickHouse sink",
         "target_events_per_s": 5000,
         "workers": args.workers,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_1000_events": {
+            name: None if used is None else round(used * 1_000_000 / n, 1)
+            for name, used in cpu.items()
+        },
+        "cpu_busy_fraction": _busy(cpu, sink_s),
     }
     table = Table(
         title=f"pipeline burst of {n:,} events ({args.workers} worker(s), 1 sink, "
@@ -125,12 +135,47 @@ def bench_throughput(
         f"{sink_s:.1f} s",
     )
     console.print(table)
+    console.print(_cpu_table(cpu, n, sink_s))
     console.print(
         f"feed rows fanned out: {feed_rows:,} ({result['feed_rows_per_s']:,}/s); "
         f"bottleneck: {result['bottleneck']}; target 5,000 events/s end to end: "
         f"{result['end_to_end_events_per_s'] / 5000:.2f} of it"
     )
     return {"throughput": result}
+
+
+def _meter(settings: Settings, pipe: Pipeline) -> CpuMeter:
+    """CPU of every process the burst runs through: this one publishes (and polls the lag)."""
+    found = services.status(settings)
+    pids: dict[str, int | None] = {"publisher (this process)": os.getpid()}
+    pids |= {name: proc.pid for name, proc in pipe.procs.items()}
+    pids |= {"kafka broker": found.kafka.pid, "clickhouse server": found.clickhouse.pid}
+    return CpuMeter(pids)
+
+
+def _busy(cpu: dict[str, float | None], wall_s: float) -> float | None:
+    """CPU used by all of them over the CPU the machine had in the same wall time."""
+    known = [used for used in cpu.values() if used is not None]
+    cores = os.cpu_count() or 1
+    return round(sum(known) / (wall_s * cores), 2) if known else None
+
+
+def _cpu_table(cpu: dict[str, float | None], n: int, wall_s: float) -> Table:
+    table = Table(title=f"CPU per process during the burst ({wall_s:.1f} s wall)")
+    table.add_column("process")
+    table.add_column("CPU s", justify="right")
+    table.add_column("CPU ms per 1,000 events", justify="right")
+    table.add_column("of one core", justify="right")
+    for name, used in sorted(cpu.items(), key=lambda kv: -(kv[1] or 0.0)):
+        if used is None:
+            table.add_row(name, "n/a", "n/a", "n/a")
+        else:
+            table.add_row(
+                name, f"{used:.1f}", f"{1_000_000 * used / n:,.0f}", f"{used / wall_s:.0%}"
+            )
+    busy = _busy(cpu, wall_s)
+    table.caption = "machine busy: " + ("n/a" if busy is None else f"{busy:.0%} of all cores")
+    return table
 
 
 def bench_latency(settings: Settings, args: argparse.Namespace, console: Console) -> dict[str, Any]:

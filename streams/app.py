@@ -32,6 +32,7 @@ from infra.settings import Settings
 from schemas.codec import decode, encode, record_headers
 from schemas.errors import DecodeError, HubbubError, InvalidEvent
 from schemas.events import Event
+from streams import bundle
 from streams.domain.feeds import AuthorState, FeedConfig
 from streams.domain.follows import FollowerState
 from streams.domain.inbox import InboxState
@@ -94,10 +95,12 @@ class _Emitter:
         Rows are grouped per derived topic and per the partition their source key maps to, so one
         key's rows stay in order on one partition (the sinks' "last written wins on equal
         versions" relies on it) while a batch costs a few messages rather than one per key.
+        Forwarded activity goes the same way, as one bundle per partition (``streams.bundle``).
         Records go straight to the transport producer: they belong to the batch, not to one
         source event, so Faust's per-event attachment bookkeeping has nothing to add.
         """
         grouped: dict[tuple[str, int], list[Any]] = {}
+        bundles: dict[int, list[tuple[bytes, bytes]]] = {}  # activity, per partition
         partitions = self.settings.partitions
         send = self.producer.send
         pending: list[Awaitable[Any]] = []
@@ -117,16 +120,16 @@ class _Emitter:
                     )
                 )
             for event in out.forwarded:
-                pending.append(
-                    await send(
-                        self.names[ACTIVITY_TOPIC],
-                        f"{event.tenant}/{event.actor}".encode(),
-                        encode(event),
-                        None,
-                        None,
-                        record_headers(event),
-                    )
+                author_key = f"{event.tenant}/{event.actor}".encode()
+                bundles.setdefault(partition_for(author_key, partitions), []).append(
+                    (author_key, encode(event))
                 )
+        for partition, entries in bundles.items():
+            pending.append(
+                await send(
+                    self.names[ACTIVITY_TOPIC], None, bundle.pack(entries), partition, None, None
+                )
+            )
         for (name, partition), rows in grouped.items():
             topic = self.names.get(name) or self.names.setdefault(
                 name, topic_name(self.settings, name)
@@ -141,7 +144,10 @@ class _Emitter:
         if pending:
             await asyncio.gather(*pending)
 
-    async def dead_letter(self, message: Any, *, reason: str, stage: str) -> None:
+    async def dead_letter(
+        self, message: Any, *, reason: str, stage: str, entry: tuple[bytes, bytes] | None = None
+    ) -> None:
+        """Park ``message`` (or one ``entry`` of the bundle it carries) with ``reason``."""
         log.warning(
             "dead letter from %s[%s]@%s: %s",
             message.topic,
@@ -149,9 +155,10 @@ class _Emitter:
             message.offset,
             reason,
         )
+        key, value = entry or (message.key, message.value if message.value is not None else b"")
         fut = await self.dlq.send(
-            key=message.key,
-            value=message.value if message.value is not None else b"",
+            key=key,
+            value=value,
             headers=dead_letter_headers(
                 reason=reason,
                 topic=message.topic,
@@ -165,41 +172,71 @@ class _Emitter:
         await fut
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One event of a batch, with the message it came in (alone, or in a bundle) and its bytes."""
+
+    event: Event
+    source: EventT[bytes]
+    entry: tuple[bytes, bytes] | None  # (key, value) when it came in a bundle
+
+    async def dead_letter(self, emitter: _Emitter, *, reason: str, stage: str) -> None:
+        await emitter.dead_letter(self.source.message, reason=reason, stage=stage, entry=self.entry)
+
+
 async def _decode_batch(
     batch: Sequence[EventT[bytes]],
     emitter: _Emitter,
     *,
     stage: str,
     topics: tuple[str, ...],
-) -> dict[bytes, list[Event]]:
-    """Decode and group by record key; a record that cannot be used goes to the dead letters."""
-    by_key: dict[bytes, list[Event]] = {}
-    for item in batch:
-        message = item.message
-        try:
-            event = decode(message.value or b"")
-        except (DecodeError, InvalidEvent) as exc:
-            await emitter.dead_letter(message, reason=str(exc), stage=stage)
-            continue
-        key = message.key or b""
-        # The authors agent reads events re-keyed by author; the others read them as published.
-        expected = (
-            f"{event.tenant}/{_author_of(event)}" if stage == "authors" else event.key()
-        ).encode()
-        if event.topic not in topics or key != expected:
-            await emitter.dead_letter(
-                message,
-                stage=stage,
-                reason=f"{event.event_type} {event.event_id} does not belong here: key {key!r}, "
-                f"expected {expected!r} on a {'/'.join(topics)} topic",
-            )
-            continue
-        by_key.setdefault(key, []).append(event)
+) -> dict[bytes, list[_Item]]:
+    """Decode and group by key; a record that cannot be used goes to the dead letters.
+
+    A message on the activity topic is a bundle of events (``streams.bundle``); each of its
+    entries is checked and parked on its own. A single event there (a dead letter replayed by
+    ``hubbub dlq replay``) is read as it is.
+    """
+    by_key: dict[bytes, list[_Item]] = {}
+    for source in batch:
+        message = source.message
+        value = message.value or b""
+        if value.startswith(bundle.MAGIC):
+            try:
+                entries: list[tuple[tuple[bytes, bytes] | None, bytes, bytes]] = [
+                    ((k, v), k, v) for k, v in bundle.unpack(value)
+                ]
+            except DecodeError as exc:
+                await emitter.dead_letter(message, reason=str(exc), stage=stage)
+                continue
+        else:
+            entries = [(None, message.key or b"", value)]
+        for entry, key, raw in entries:
+            try:
+                event = decode(raw)
+            except (DecodeError, InvalidEvent) as exc:
+                await emitter.dead_letter(message, reason=str(exc), stage=stage, entry=entry)
+                continue
+            # The authors agent reads events re-keyed by author; the others read them as
+            # published.
+            expected = (
+                f"{event.tenant}/{_author_of(event)}" if stage == "authors" else event.key()
+            ).encode()
+            if event.topic not in topics or key != expected:
+                await emitter.dead_letter(
+                    message,
+                    stage=stage,
+                    entry=entry,
+                    reason=f"{event.event_type} {event.event_id} does not belong here: key "
+                    f"{key!r}, expected {expected!r} on a {'/'.join(topics)} topic",
+                )
+                continue
+            by_key.setdefault(key, []).append(_Item(event, source, entry))
     return by_key
 
 
 async def _save(
-    table: Any, saves: dict[bytes, bytes], sources: dict[bytes, EventT[bytes]], producer: Any
+    table: Any, saves: dict[bytes, bytes], partitions: dict[bytes, int], producer: Any
 ) -> None:
     """Write each changed key's state and wait until its changelog record is acknowledged.
 
@@ -214,8 +251,7 @@ async def _save(
     pending = []
     for key, value in saves.items():
         table.data[key] = value
-        partition = sources[key].message.partition
-        pending.append(await producer.send(changelog, key, value, partition, None, None))
+        pending.append(await producer.send(changelog, key, value, partitions[key], None, None))
     if pending:
         await asyncio.gather(*pending)
 
@@ -249,6 +285,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         stream_buffer_maxsize=max(4096, config.batch_size * 2),
+        # No standby copies: each worker would otherwise read every other worker's changelogs
+        # all the time. The tables are in memory and rebuilt from the changelog on assignment.
+        table_standby_replicas=0,
     )
     emitter = _Emitter(app, settings)
     # Table writes queue their changelog records in the producer's buffer; Faust stalls the
@@ -276,24 +315,25 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 outputs: list[tuple[bytes, Output]] = []
                 saves: dict[bytes, bytes] = {}
-                for key, events in by_key.items():
+                for key, items in by_key.items():
                     out = Output()
                     try:
-                        saved = fold(state.get(key), key, events, out)
+                        saved = fold(state.get(key), key, [i.event for i in items], out)
                     except HubbubError as exc:  # an invariant broke: park the key's records
-                        for item in batch:
-                            if item.message.key == key:
-                                await emitter.dead_letter(
-                                    item.message, reason=str(exc), stage=stage
-                                )
+                        for item in items:
+                            await item.dead_letter(emitter, reason=str(exc), stage=stage)
                         continue
                     outputs.append((key, out))
                     if saved is not None:
                         saves[key] = saved
                 await emitter.emit(outputs)
-                sources = {item.message.key: item for item in batch}
+                # The changelog partition of a key is that of its source records: the one
+                # table recovery reads it from (a bundle's entries all map to its partition).
+                partitions = {
+                    key: items[-1].source.message.partition for key, items in by_key.items()
+                }
                 # Only after the output is acknowledged (see the module docstring).
-                await _save(state, saves, sources, emitter.producer)
+                await _save(state, saves, partitions, emitter.producer)
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
@@ -347,6 +387,10 @@ def run_worker(settings: Settings, config: StreamConfig, *, loglevel: str = "war
     config.workdir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, config)
     worker = Worker(app, loglevel=loglevel, quiet=True, workdir=str(config.workdir))
+    # Faust's terminal spinner sets the root logger to DEBUG (so that every record reaches its
+    # handler), which makes every debug call in aiokafka and Faust build a log record: about 4%
+    # of a busy worker's CPU. Without it the root logger keeps ``loglevel``.
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
