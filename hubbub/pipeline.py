@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hubbub.cmd_infra import apply_schema
-from infra.kafka import EVENT_TOPICS, consumer_lag, topic_name
+from infra.kafka import EVENT_TOPICS, consumer_lag, group_members, topic_name
 from infra.launchers.common import pick_free_ports
 from infra.settings import Settings
 from schemas.errors import HubbubError, ServiceUnavailable
@@ -72,14 +72,42 @@ class Pipeline:
     def start_sink(self) -> None:
         self._spawn("sink", ["sink", "--group", self.sink_group])
 
-    def start(self, *, workers: int = 1) -> Pipeline:
+    def start(self, *, workers: int = 1, join_timeout_s: float = 90.0) -> Pipeline:
         """Start ``workers`` stream workers (one consumer group: they share the partitions)
-        and one sink."""
+        and one sink; return once every worker is a member of a stable group.
+
+        Waiting for the group matters: a worker that joins while the others are busy forces a
+        rebalance mid-stream, which Faust handles badly (``streams.gapwatch``).
+        """
         self.workdir.mkdir(parents=True, exist_ok=True)
         for n in range(workers):
             self.start_worker("worker" if n == 0 else f"worker-{n + 1}")
         self.start_sink()
+        self.wait_joined(workers, timeout_s=join_timeout_s)
         return self
+
+    def wait_joined(self, workers: int, *, timeout_s: float = 90.0) -> None:
+        """Until the workers' group is stable with ``workers`` members."""
+        deadline = time.monotonic() + timeout_s
+        found: tuple[str, int] = ("unknown", 0)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                found = group_members(self.settings, self.app_id)
+            except ServiceUnavailable:  # the coordinator is still starting
+                pass
+            if found == ("Stable", workers):
+                return
+            time.sleep(0.5)
+        raise PipelineError(
+            f"{workers} worker(s) not all in a stable group {self.app_id} after {timeout_s} s "
+            f"(state {found[0]}, {found[1]} member(s))\nworker: {self.log_tail('worker')}"
+        )
+
+    def _check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise PipelineError(f"{name} exited with {proc.returncode}: {self.log_tail(name)}")
 
     def lags(self) -> tuple[int, int]:
         """Records not yet committed by (the stream workers, the sink)."""
@@ -112,11 +140,7 @@ class Pipeline:
         quiet_since: float | None = None
         last_worker_lag, moved_at, restarted = -1, time.monotonic(), False
         while True:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    raise PipelineError(
-                        f"{name} exited with {proc.returncode}: {self.log_tail(name)}"
-                    )
+            self._check_alive()
             try:
                 lags: tuple[int, int] | None = self.lags()
             except ServiceUnavailable:  # the group's coordinator is still starting

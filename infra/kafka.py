@@ -213,6 +213,18 @@ def dead_letter_headers(
     ]
 
 
+def group_members(settings: Settings, group_id: str) -> tuple[str, int]:
+    """The group's state (``Stable``, ``PreparingRebalance``, ``Empty``, ...) and member count."""
+    try:
+        with admin(settings) as client:
+            found = client.describe_groups([group_id]).get(group_id) or {}
+    except HubbubError:
+        raise
+    except Exception as exc:
+        raise translate(exc, where=f"describing consumer group {group_id}") from exc
+    return str(found.get("group_state", "Dead")), len(found.get("members") or ())
+
+
 def consumer_lag(settings: Settings, group_id: str, topics: Sequence[str]) -> int:
     """Records on ``topics`` that ``group_id`` has not committed yet (end offset - committed).
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import zlib
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,10 @@ from infra.settings import Settings
 from schemas.codec import decode, encode, record_headers
 from schemas.errors import DecodeError, HubbubError, InvalidEvent
 from schemas.events import Event
-from streams import bundle
-from streams.domain.feeds import AuthorState, FeedConfig
-from streams.domain.follows import FollowerState
-from streams.domain.inbox import InboxState
-from streams.domain.threads import ThreadState
-from streams.processors import Output, process_author, process_inbox, process_thread
+from streams import bundle, folds
+from streams.domain.feeds import FeedConfig
+from streams.gapwatch import GapWatch, Position
+from streams.processors import Output
 
 log = logging.getLogger("hubbub.streams")
 
@@ -56,15 +54,7 @@ class StreamConfig:
     web_port: int = 6066
     workdir: Path = Path(".hubbub/streams")
     app_id: str | None = None
-
-
-def _dump(state: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
-
-
-def _load(raw: bytes) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(zlib.decompress(raw))
-    return loaded
+    gap_stall_s: float = 15.0  # see streams.gapwatch
 
 
 class _Emitter:
@@ -305,8 +295,10 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         stage: str,
         topics: tuple[str, ...],
         state: Any,
-        fold: Callable[[bytes | None, bytes, list[Event], Output], bytes | None],
+        fold: folds.Fold,
     ) -> None:
+        cache = folds.StateCache()
+
         async def run(stream: StreamT[bytes]) -> None:
             batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
                 config.batch_size, within=config.batch_within_s
@@ -318,7 +310,8 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                 for key, items in by_key.items():
                     out = Output()
                     try:
-                        saved = fold(state.get(key), key, [i.event for i in items], out)
+                        events = [i.event for i in items]
+                        saved = fold(state.get(key), key, events, out, config.feed, cache)
                     except HubbubError as exc:  # an invariant broke: park the key's records
                         for item in items:
                             await item.dead_letter(emitter, reason=str(exc), stage=stage)
@@ -338,35 +331,6 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
 
-    def fold_thread(
-        raw: bytes | None, key: bytes, events: list[Event], out: Output
-    ) -> bytes | None:
-        tenant, _, post_id = key.decode().partition("/")  # checked against every event
-        state = ThreadState.from_json(_load(raw)) if raw else ThreadState(tenant, post_id)
-        changed = process_thread(state, events, out, feed_kinds=config.feed.kinds)
-        return _dump(state.to_json()) if changed else None
-
-    def fold_author(
-        raw: bytes | None, key: bytes, events: list[Event], out: Output
-    ) -> bytes | None:
-        tenant, _, author = key.decode().partition("/")
-        if raw:
-            saved = _load(raw)
-            feed, follows = (
-                AuthorState.from_json(saved["feed"]),
-                FollowerState.from_json(saved["follows"]),
-            )
-        else:
-            feed, follows = AuthorState(tenant, author), FollowerState(tenant, author)
-        if not process_author(feed, follows, events, out, config=config.feed):
-            return None
-        return _dump({"feed": feed.to_json(), "follows": follows.to_json()})
-
-    def fold_inbox(raw: bytes | None, key: bytes, events: list[Event], out: Output) -> bytes | None:
-        first = events[0]
-        state = InboxState.from_json(_load(raw)) if raw else InboxState(first.tenant, first.actor)
-        return _dump(state.to_json()) if process_inbox(state, events, out) else None
-
     graph_and_activity = app.topic(
         topic_name(settings, "graph"),
         topic_name(settings, ACTIVITY_TOPIC),
@@ -374,10 +338,50 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         value_type=bytes,
         partitions=settings.partitions,
     )
-    agent(emitter.content, "threads", ("content",), table("threads"), fold_thread)
-    agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), fold_author)
-    agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), fold_inbox)
+    _watch_gaps(app, settings, config)
+    agent(emitter.content, "threads", ("content",), table("threads"), folds.fold_thread)
+    agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), folds.fold_author)
+    agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), folds.fold_inbox)
     return app
+
+
+def _watch_gaps(app: faust.App, settings: Settings, config: StreamConfig) -> None:
+    """Re-read source partitions whose commit Faust has stopped advancing (``streams.gapwatch``).
+
+    Reads Faust 0.15.3's consumer bookkeeping (committed and read offsets, unacknowledged
+    messages): private attributes, which is why faust-streaming is pinned.
+    """
+    sources = {topic_name(settings, t) for t in ("content", "graph", "inbox", ACTIVITY_TOPIC)}
+    watch: GapWatch[Any] = GapWatch(stall_s=config.gap_stall_s)
+
+    @app.timer(max(1.0, config.gap_stall_s / 5), name=f"{app.conf.id}.gapwatch")  # type: ignore[untyped-decorator]
+    async def reread_skipped() -> None:
+        consumer: Any = app.consumer
+        lowest: dict[Any, int] = {}
+        for message in list(consumer._unacked_messages):
+            lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+        positions = {
+            tp: Position(
+                consumer._committed_offset.get(tp), consumer._read_offset.get(tp), lowest.get(tp)
+            )
+            for tp in consumer.assignment()
+            if tp.topic in sources
+        }
+        for tp in watch.check(time.monotonic(), positions):
+            pos = positions[tp]
+            if pos.committed is None:
+                log.warning("%s[%s]: nothing committed yet, read up to %s", *tp, pos.read)
+                continue
+            log.warning(
+                "%s[%s]: offsets from %s were skipped and never committed (read up to %s, "
+                "a Faust rebalance race); re-reading them from %s",
+                tp.topic,
+                tp.partition,
+                pos.committed,
+                pos.read,
+                pos.committed,
+            )
+            await consumer.seek(tp, pos.committed)
 
 
 def run_worker(settings: Settings, config: StreamConfig, *, loglevel: str = "warning") -> int:

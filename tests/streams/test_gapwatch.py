@@ -1,0 +1,34 @@
+"""The stuck-commit detector: fires only on the exact signature, once per spell."""
+
+from streams.gapwatch import GapWatch, Position
+
+
+def test_commit_standing_behind_reads_with_nothing_in_flight_is_stuck() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    assert watch.check(0, {"c/5": Position(24, 2315, None)}) == []
+    assert watch.check(5, {"c/5": Position(24, 2400, None)}) == []  # reads go on, commit does not
+    assert watch.check(10, {"c/5": Position(24, 2500, None)}) == ["c/5"]
+    assert watch.check(11, {"c/5": Position(24, 2500, None)}) == []  # reported once, timer anew
+
+
+def test_healthy_partitions_are_never_stuck() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    for t in range(0, 60, 5):
+        caught_up = Position(100 + t, 99 + t, None)  # committed = read + 1
+        moving = Position(t, t + 50, None)  # behind, but the commit moves every check
+        assert watch.check(t, {"a": caught_up, "b": moving}) == []
+
+
+def test_record_in_flight_at_the_committed_offset_is_a_slow_batch_not_a_gap() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    assert watch.check(0, {"p": Position(7, 40, 7)}) == []
+    assert watch.check(30, {"p": Position(7, 40, 7)}) == []
+    assert watch.check(31, {"p": Position(7, 40, 20)}) == ["p"]  # 7 acked? no: 7 was dropped
+
+
+def test_nothing_read_yet_or_revoked_partitions_are_forgotten() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=1)
+    assert watch.check(0, {"p": Position(None, None, None), "q": Position(3, 9, None)}) == []
+    assert watch.check(5, {"p": Position(None, None, None)}) == []  # q revoked
+    assert watch.check(9, {"p": Position(None, None, None), "q": Position(3, 9, None)}) == []
+    assert watch.check(10, {"q": Position(3, 9, None)}) == ["q"]
