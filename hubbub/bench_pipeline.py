@@ -22,7 +22,7 @@ from infra.launchers import services
 from infra.settings import Settings
 from producers.generator import Community
 from producers.publisher import Publisher
-from schemas.events import Event, PostPublished
+from schemas.events import Event, PostDeleted, PostPublished
 
 
 def _run_settings(settings: Settings, label: str) -> Settings:
@@ -32,8 +32,10 @@ def _run_settings(settings: Settings, label: str) -> Settings:
     )
 
 
-def _events(n: int, *, rate: float, start_at: datetime, seed: str) -> list[Event]:
-    community = Community(seed, tenant="bench", users=3000, avg_follows=12.0)
+def _events(
+    n: int, *, rate: float, start_at: datetime, seed: str, tenant: str = "bench"
+) -> list[Event]:
+    community = Community(seed, tenant=tenant, users=3000, avg_follows=12.0)
     return list(community.events(n, start_at=start_at, rate_per_s=rate))
 
 
@@ -41,7 +43,11 @@ def _started(settings: Settings, workdir: Path, *, workers: int) -> Pipeline:
     """A pipeline that has joined its groups and processed a warm-up batch."""
     pipe = Pipeline(settings, workdir).start(workers=workers)
     try:
-        warm = _events(200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm")
+        # Its own tenant: the generator numbers posts from p1, and a measured post must not
+        # share its id (so its thread and feed rows) with a warm-up post.
+        warm = _events(
+            200, rate=100, start_at=datetime(2026, 1, 1, tzinfo=UTC), seed="warm", tenant="warm"
+        )
         with Publisher(settings) as publisher:
             publisher.publish_many(warm)
         pipe.wait_quiet(timeout_s=180, settle_s=1.0)
@@ -185,6 +191,9 @@ def bench_latency(settings: Settings, args: argparse.Namespace, console: Console
     n = int(rate * seconds)
     start_at = datetime.now(UTC) + timedelta(seconds=5)
     events = _events(n, rate=rate, start_at=start_at, seed="lat")
+    # A post deleted during the run is left out: its author's row is replaced by a deletion,
+    # and once ClickHouse merges them only the deletion's load time is left to read.
+    deleted = {e.post_id for e in events if isinstance(e, PostDeleted)}
     pipe = _started(run, settings.state_dir / "bench" / run.topic_prefix, workers=args.workers)
     published: dict[str, tuple[str, float]] = {}  # post id -> (author, wall time of publish)
     try:
@@ -205,7 +214,7 @@ def bench_latency(settings: Settings, args: argparse.Namespace, console: Console
             ch.rows(
                 f"SELECT activity_id, toUnixTimestamp64Milli(min(loaded_at)) "
                 f"FROM `{run.clickhouse_database}`.feed_items WHERE owner = author "
-                f"AND kind = 'post' GROUP BY activity_id"
+                f"AND kind = 'post' AND is_deleted = 0 GROUP BY activity_id"
             )
         )
         ch.close()
@@ -214,7 +223,7 @@ def bench_latency(settings: Settings, args: argparse.Namespace, console: Console
     latencies = sorted(
         loaded[f"post/{post}"] / 1000 - at
         for post, (_, at) in published.items()
-        if f"post/{post}" in loaded
+        if f"post/{post}" in loaded and post not in deleted
     )
     if not latencies:
         raise RuntimeError("no post reached its author's feed during the latency run")
@@ -226,6 +235,7 @@ def bench_latency(settings: Settings, args: argparse.Namespace, console: Console
         "rate_events_per_s": rate,
         "seconds": seconds,
         "posts_measured": len(latencies),
+        "posts_left_out_deleted": len(deleted & published.keys()),
         "p50_ms": pct(0.50),
         "p95_ms": pct(0.95),
         "p99_ms": pct(0.99),
@@ -234,7 +244,8 @@ def bench_latency(settings: Settings, args: argparse.Namespace, console: Console
     }
     console.print(
         f"latency publish -> feed row queryable at {rate:,.0f} events/s for "
-        f"{seconds} s ({len(latencies)} posts): p50 {result['p50_ms']} ms, "
+        f"{seconds} s ({len(latencies)} posts; {result['posts_left_out_deleted']} deleted "
+        f"during the run left out): p50 {result['p50_ms']} ms, "
         f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (target p99 <= 1000 ms)"
     )
     return {"latency": result}
