@@ -111,6 +111,9 @@ _LEXICON: list[tuple[re.Pattern[str], float]] = [
     ),
     *_terms(0.15, "guaranteed", "sign-?ups", "opportunity", "discount"),
 ]
+# Every lexicon pattern in one: a text none of them matches (most texts) is scanned once, not
+# once per pattern. A text it matches goes through the patterns one by one as before.
+_ANY_TERM = re.compile("|".join(f"(?:{p.pattern})" for p, _ in _LEXICON), re.IGNORECASE)
 _MONEY = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?(?:k\b)?\s*(?:a|per|/)\s*(?:day|week|month)", re.I)
 _URL = re.compile(r"(?:\bhttps?://|\bwww\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -134,10 +137,11 @@ def score(text: str, *, title: str = "", author_seen_before: int = 0) -> SpamSco
     full = f"{title}\n{text}" if title else text
     found: list[tuple[float, str]] = []
 
-    for pattern, weight in _LEXICON:
-        match = pattern.search(full)
-        if match:
-            found.append((weight, f"promotional phrasing: {match.group(0).lower()!r}"))
+    if _ANY_TERM.search(full):
+        for pattern, weight in _LEXICON:
+            match = pattern.search(full)
+            if match:
+                found.append((weight, f"promotional phrasing: {match.group(0).lower()!r}"))
     money = _MONEY.search(full)
     if money:
         found.append((0.4, f"money offer: {money.group(0)!r}"))
@@ -157,8 +161,8 @@ def score(text: str, *, title: str = "", author_seen_before: int = 0) -> SpamSco
     if contacts:
         found.append((0.35 * len(contacts), f"contact details: {', '.join(contacts)}"))
 
-    letters = [c for c in full if c.isalpha()]
-    upper = sum(1 for c in letters if c.isupper())
+    letters = list(filter(str.isalpha, full))
+    upper = sum(map(str.isupper, letters))
     if len(letters) >= 20 and upper >= 0.6 * len(letters):
         found.append((0.35, f"shouting: {round(100 * upper / len(letters))}% capitals"))
     if "!!!" in full or full.count("!!") >= 2:
@@ -179,7 +183,11 @@ def score(text: str, *, title: str = "", author_seen_before: int = 0) -> SpamSco
 
 
 def _has_contact(pattern: re.Pattern[str], text: str) -> bool:
+    if pattern is _EMAIL and "@" not in text:
+        return False
     if pattern is _PHONE:
+        if sum(map(str.isdigit, text)) < 9:  # cheap: no phone number without 9 digits
+            return False
         # Dates, versions and years look like digit runs; a phone number has 9+ digits.
         return any(sum(c.isdigit() for c in m.group(0)) >= 9 for m in pattern.finditer(text))
     return pattern.search(text) is not None
