@@ -37,6 +37,7 @@ reused by two threads would merge their groups).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,6 +131,10 @@ class GroupChange:
     is_deleted: bool
 
 
+def _newest_first(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
 def build_group(
     key: GroupKey,
     contributions: Iterable[tuple[str, int]],
@@ -147,7 +152,14 @@ def build_group(
         first_ms = at_ms if first_ms is None else min(first_ms, at_ms)
     if first_ms is None:
         return None
-    newest = sorted(latest.items(), key=lambda item: (-item[1], item[0]))
+    # The three newest (ties by name): nsmallest is documented equal to sorted(...)[:3], in
+    # one pass instead of a sort of every actor (a popular author's follow group has thousands).
+    order = _newest_first
+    newest = (
+        sorted(latest.items(), key=order)[:3]
+        if len(latest) <= 32
+        else heapq.nsmallest(3, latest.items(), key=order)
+    )
     return NotificationGroup(
         tenant=tenant,
         recipient=key.recipient,
