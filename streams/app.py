@@ -5,9 +5,11 @@ Built by ``create_app(settings, config)``; nothing here exists at import time (n
 Ordering that makes a crash harmless (at-least-once everywhere, idempotent everywhere):
 1. a batch is decoded and grouped by key; each key's state is loaded from its table;
 2. the processors fold the batch and collect the rows and events to emit;
-3. every emitted record is sent and its acknowledgement awaited;
-4. only then is each changed state written to its table (changelog topic);
-5. Faust commits the source offsets after the batch is acknowledged.
+3. every emitted record is sent, and the new states go to the table's local store;
+4. once the output is acknowledged, each changed state is sent to the table's changelog topic;
+5. once those are acknowledged, the batch's source events are acknowledged to Faust, which
+   commits their offsets. Steps 4-5 run in order per agent while it processes the next batch
+   (``_Finisher``), so the agent does not sit idle waiting for the broker.
 A crash before 4 leaves the state behind the emitted rows: the batch is processed again and emits
 the same rows with the same versions. A crash between 4 and 5 leaves the state ahead of the
 offsets: the redelivered events are duplicates the state drops, and their rows already landed.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +53,7 @@ class StreamConfig:
 
     feed: FeedConfig = field(default_factory=FeedConfig)
     batch_size: int = 2000
-    batch_within_s: float = 0.05
+    batch_within_s: float = 0.1
     web_port: int = 6066
     workdir: Path = Path(".hubbub/streams")
     app_id: str | None = None
@@ -79,8 +82,8 @@ class _Emitter:
         self.dlq = topic(DLQ_TOPIC)
         self.topic = topic
 
-    async def emit(self, outputs: Sequence[tuple[bytes, Output]]) -> None:
-        """Send a batch's output and wait for every acknowledgement.
+    async def send(self, outputs: Sequence[tuple[bytes, Output]]) -> list[Awaitable[Any]]:
+        """Send a batch's output; return the acknowledgements to wait for.
 
         Rows are grouped per derived topic and per the partition their source key maps to, so one
         key's rows stay in order on one partition (the sinks' "last written wins on equal
@@ -131,8 +134,7 @@ class _Emitter:
                     ensure_ascii=False,
                 ).encode()
                 pending.append(await send(topic, None, value, partition, None, None))
-        if pending:
-            await asyncio.gather(*pending)
+        return pending
 
     async def dead_letter(
         self, message: Any, *, reason: str, stage: str, entry: tuple[bytes, bytes] | None = None
@@ -225,25 +227,69 @@ async def _decode_batch(
     return by_key
 
 
-async def _save(
+async def _send_changelog(
     table: Any, saves: dict[bytes, bytes], partitions: dict[bytes, int], producer: Any
-) -> None:
-    """Write each changed key's state and wait until its changelog record is acknowledged.
+) -> list[Awaitable[Any]]:
+    """Send each changed key's state to the table's changelog; return the acknowledgements.
 
     Faust's own table write queues the changelog record in a buffer that its offset commit does
     not reliably drain (the drain gives up after 0.1 s), so a worker killed at the wrong moment
     could commit offsets whose state was never written: seen as a replay that differed from an
-    undisturbed run. Here the local store is updated and the changelog record sent directly, to
-    the partition of the key's source record (the partition table recovery reads it from), and
-    the batch does not finish (so its offsets cannot be committed) until Kafka has them all.
+    undisturbed run. Here the record is sent directly, to the partition of the key's source
+    records (the partition table recovery reads it from), and the batch's source events are
+    acknowledged only once Kafka has them all (``_Finisher``).
     """
     changelog = table.changelog_topic.get_topic_name()
-    pending = []
-    for key, value in saves.items():
-        table.data[key] = value
-        pending.append(await producer.send(changelog, key, value, partitions[key], None, None))
-    if pending:
-        await asyncio.gather(*pending)
+    return [
+        await producer.send(changelog, key, value, partitions[key], None, None)
+        for key, value in saves.items()
+    ]
+
+
+class _Finisher:
+    """Completes an agent's batches in order while the agent goes on with the next one.
+
+    For each batch, in the order they were processed: wait for its output's acknowledgements,
+    then send its changed states to the changelog and wait for those, then acknowledge its
+    source events to Faust (which may then commit their offsets). So at any moment the
+    committed offsets are behind the saved states, which are behind the acknowledged output:
+    the order that makes a crash harmless (module docstring). Processing of the next batch
+    overlaps these waits; it reads the states from the local store, which is updated at once.
+    At most ``depth`` batches wait to finish; beyond that the agent waits (backpressure).
+    A failure (the broker refusing, a timeout) is raised into the agent, which stops.
+    """
+
+    def __init__(self, stream: Any, producer: Any, table: Any, *, depth: int = 2) -> None:
+        self.stream, self.producer, self.table, self.depth = stream, producer, table, depth
+        self.pending: list[asyncio.Task[None]] = []
+
+    async def add(
+        self,
+        output_acks: list[Awaitable[Any]],
+        saves: dict[bytes, bytes],
+        partitions: dict[bytes, int],
+        batch: Sequence[EventT[bytes]],
+    ) -> None:
+        previous = self.pending[-1] if self.pending else None
+
+        async def finish() -> None:
+            if previous is not None:
+                await previous
+            if output_acks:
+                await asyncio.gather(*output_acks)
+            saved = await _send_changelog(self.table, saves, partitions, self.producer)
+            if saved:
+                await asyncio.gather(*saved)
+            for event in batch:
+                await self.stream.ack(event)
+
+        self.pending.append(asyncio.ensure_future(finish()))
+        await self.settle(self.depth)
+
+    async def settle(self, depth: int = 0) -> None:
+        """Wait until at most ``depth`` batches are unfinished; raise the first failure."""
+        while self.pending and (len(self.pending) > depth or self.pending[0].done()):
+            await self.pending.pop(0)
 
 
 def _author_of(event: Event) -> str:
@@ -300,9 +346,25 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         cache = folds.StateCache()
 
         async def run(stream: StreamT[bytes]) -> None:
-            batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
-                config.batch_size, within=config.batch_within_s
-            )
+            try:
+                await process(stream)
+            except asyncio.CancelledError:  # the worker is stopping or rebalancing
+                raise
+            except BaseException as exc:
+                # The local store may be ahead of output Kafka never acknowledged, and Faust
+                # would restart this agent in the same process, on that store. Only a fresh
+                # process (recovering its state from the changelog) is safe: exit for the
+                # supervisor to restart, as after a SIGKILL.
+                log.critical("%s agent failed, stopping the worker: %r", stage, exc)
+                logging.shutdown()
+                os._exit(70)
+
+        async def process(stream: StreamT[bytes]) -> None:
+            # Events are acknowledged by the finisher once their batch is saved, not by Faust
+            # when the next batch is taken.
+            manual: Any = stream.noack()  # type: ignore[attr-defined]  # not in StreamT
+            finisher = _Finisher(manual, emitter.producer, state)
+            batches = manual.take_events(config.batch_size, within=config.batch_within_s)
             async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 outputs: list[tuple[bytes, Output]] = []
@@ -319,14 +381,17 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     outputs.append((key, out))
                     if saved is not None:
                         saves[key] = saved
-                await emitter.emit(outputs)
+                output_acks = await emitter.send(outputs)
+                for key, value in saves.items():  # the local store: the next batch reads it
+                    state.data[key] = value
                 # The changelog partition of a key is that of its source records: the one
                 # table recovery reads it from (a bundle's entries all map to its partition).
                 partitions = {
                     key: items[-1].source.message.partition for key, items in by_key.items()
                 }
-                # Only after the output is acknowledged (see the module docstring).
-                await _save(state, saves, partitions, emitter.producer)
+                # The changelog only after the output is acknowledged (module docstring).
+                await finisher.add(output_acks, saves, partitions, batch)
+            await finisher.settle()
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
