@@ -20,8 +20,7 @@ from infra.kafka import EVENT_TOPICS, consumer_lag, group_members, topic_name
 from infra.launchers.common import pick_free_ports
 from infra.settings import Settings
 from schemas.errors import HubbubError, ServiceUnavailable
-from streams.app import ACTIVITY_TOPIC
-from streams.rows import DERIVED_TOPICS
+from streams.rows import ACTIVITY_TOPIC, DERIVED_TOPICS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from infra.kafka import DLQ_TOPIC, EVENT_TOPIC_CONFIG, TopicSpec
-from streams.app import ACTIVITY_TOPIC
-from streams.rows import DERIVED_TOPICS
+from streams.rows import ACTIVITY_TOPIC, DERIVED_TOPICS
 
 # Derived topics can be rebuilt by a replay of the event topics; a week covers any sink outage.
 DERIVED_TOPIC_CONFIG = {"retention.ms": str(7 * 24 * 3600 * 1000), "cleanup.policy": "delete"}

@@ -9,7 +9,7 @@ Ordering that makes a crash harmless (at-least-once everywhere, idempotent every
 4. once the output is acknowledged, each changed state is sent to the table's changelog topic;
 5. once those are acknowledged, the batch's source events are acknowledged to Faust, which
    commits their offsets. Steps 4-5 run in order per agent while it processes the next batch
-   (``_Finisher``), so the agent does not sit idle waiting for the broker.
+   (``streams.finisher``), so the agent does not sit idle waiting for the broker.
 A crash before 4 leaves the state behind the emitted rows: the batch is processed again and emits
 the same rows with the same versions. A crash between 4 and 5 leaves the state ahead of the
 offsets: the redelivered events are duplicates the state drops, and their rows already landed.
@@ -18,11 +18,10 @@ offsets: the redelivered events are duplicates the state drops, and their rows a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,20 @@ from typing import Any
 import faust
 from faust.types import EventT, StreamT
 
-from infra.kafka import DLQ_TOPIC, dead_letter_headers, partition_for, topic_name
+from infra.kafka import topic_name
 from infra.settings import Settings
-from schemas.codec import decode, encode, record_headers
+from schemas.codec import decode
 from schemas.errors import DecodeError, HubbubError, InvalidEvent
 from schemas.events import Event
 from streams import bundle, folds
 from streams.domain.feeds import FeedConfig
+from streams.emitter import Emitter
+from streams.finisher import Finisher
 from streams.gapwatch import GapWatch, Position
 from streams.processors import Output
+from streams.rows import ACTIVITY_TOPIC
 
 log = logging.getLogger("hubbub.streams")
-
-ACTIVITY_TOPIC = "activity"  # content events re-keyed by their actor, for the feeds
-_ROWS_PER_MESSAGE = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,110 +59,6 @@ class StreamConfig:
     gap_stall_s: float = 15.0  # see streams.gapwatch
 
 
-class _Emitter:
-    """Sends a batch's output and waits for every acknowledgement."""
-
-    def __init__(self, app: faust.App, settings: Settings) -> None:
-        def topic(logical: str) -> faust.TopicT:
-            return app.topic(
-                topic_name(settings, logical),
-                key_type=bytes,
-                value_type=bytes,
-                partitions=settings.partitions,
-            )
-
-        self.settings = settings
-        self.producer = app.producer
-        self.names = {
-            logical: topic_name(settings, logical)
-            for logical in ("content", ACTIVITY_TOPIC, DLQ_TOPIC)
-        }
-        self.content = topic("content")
-        self.dlq = topic(DLQ_TOPIC)
-        self.topic = topic
-
-    async def send(self, outputs: Sequence[tuple[bytes, Output]]) -> list[Awaitable[Any]]:
-        """Send a batch's output; return the acknowledgements to wait for.
-
-        Rows are grouped per derived topic and per the partition their source key maps to, so one
-        key's rows stay in order on one partition (the sinks' "last written wins on equal
-        versions" relies on it) while a batch costs a few messages rather than one per key.
-        Forwarded activity goes the same way, as one bundle per partition (``streams.bundle``).
-        Records go straight to the transport producer: they belong to the batch, not to one
-        source event, so Faust's per-event attachment bookkeeping has nothing to add.
-        """
-        grouped: dict[tuple[str, int], list[Any]] = {}
-        bundles: dict[int, list[tuple[bytes, bytes]]] = {}  # activity, per partition
-        partitions = self.settings.partitions
-        send = self.producer.send
-        pending: list[Awaitable[Any]] = []
-        for key, out in outputs:
-            partition = partition_for(key, partitions)
-            for name, rows in out.rows.items():
-                grouped.setdefault((name, partition), []).extend(rows)
-            for event in out.published:
-                pending.append(
-                    await send(
-                        self.names["content"],
-                        event.key().encode(),
-                        encode(event),
-                        None,
-                        None,
-                        record_headers(event),
-                    )
-                )
-            for event in out.forwarded:
-                author_key = f"{event.tenant}/{event.actor}".encode()
-                bundles.setdefault(partition_for(author_key, partitions), []).append(
-                    (author_key, encode(event))
-                )
-        for partition, entries in bundles.items():
-            pending.append(
-                await send(
-                    self.names[ACTIVITY_TOPIC], None, bundle.pack(entries), partition, None, None
-                )
-            )
-        for (name, partition), rows in grouped.items():
-            topic = self.names.get(name) or self.names.setdefault(
-                name, topic_name(self.settings, name)
-            )
-            for i in range(0, len(rows), _ROWS_PER_MESSAGE):
-                value = json.dumps(
-                    {"rows": rows[i : i + _ROWS_PER_MESSAGE]},
-                    separators=(",", ":"),
-                    ensure_ascii=False,
-                ).encode()
-                pending.append(await send(topic, None, value, partition, None, None))
-        return pending
-
-    async def dead_letter(
-        self, message: Any, *, reason: str, stage: str, entry: tuple[bytes, bytes] | None = None
-    ) -> None:
-        """Park ``message`` (or one ``entry`` of the bundle it carries) with ``reason``."""
-        log.warning(
-            "dead letter from %s[%s]@%s: %s",
-            message.topic,
-            message.partition,
-            message.offset,
-            reason,
-        )
-        key, value = entry or (message.key, message.value if message.value is not None else b"")
-        fut = await self.dlq.send(
-            key=key,
-            value=value,
-            headers=dead_letter_headers(
-                reason=reason,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                stage=stage,
-                original=list(message.headers or ()),
-            ),
-            force=True,
-        )
-        await fut
-
-
 @dataclass(frozen=True, slots=True)
 class _Item:
     """One event of a batch, with the message it came in (alone, or in a bundle) and its bytes."""
@@ -172,13 +67,13 @@ class _Item:
     source: EventT[bytes]
     entry: tuple[bytes, bytes] | None  # (key, value) when it came in a bundle
 
-    async def dead_letter(self, emitter: _Emitter, *, reason: str, stage: str) -> None:
+    async def dead_letter(self, emitter: Emitter, *, reason: str, stage: str) -> None:
         await emitter.dead_letter(self.source.message, reason=reason, stage=stage, entry=self.entry)
 
 
 async def _decode_batch(
     batch: Sequence[EventT[bytes]],
-    emitter: _Emitter,
+    emitter: Emitter,
     *,
     stage: str,
     topics: tuple[str, ...],
@@ -227,71 +122,6 @@ async def _decode_batch(
     return by_key
 
 
-async def _send_changelog(
-    table: Any, saves: dict[bytes, bytes], partitions: dict[bytes, int], producer: Any
-) -> list[Awaitable[Any]]:
-    """Send each changed key's state to the table's changelog; return the acknowledgements.
-
-    Faust's own table write queues the changelog record in a buffer that its offset commit does
-    not reliably drain (the drain gives up after 0.1 s), so a worker killed at the wrong moment
-    could commit offsets whose state was never written: seen as a replay that differed from an
-    undisturbed run. Here the record is sent directly, to the partition of the key's source
-    records (the partition table recovery reads it from), and the batch's source events are
-    acknowledged only once Kafka has them all (``_Finisher``).
-    """
-    changelog = table.changelog_topic.get_topic_name()
-    return [
-        await producer.send(changelog, key, value, partitions[key], None, None)
-        for key, value in saves.items()
-    ]
-
-
-class _Finisher:
-    """Completes an agent's batches in order while the agent goes on with the next one.
-
-    For each batch, in the order they were processed: wait for its output's acknowledgements,
-    then send its changed states to the changelog and wait for those, then acknowledge its
-    source events to Faust (which may then commit their offsets). So at any moment the
-    committed offsets are behind the saved states, which are behind the acknowledged output:
-    the order that makes a crash harmless (module docstring). Processing of the next batch
-    overlaps these waits; it reads the states from the local store, which is updated at once.
-    At most ``depth`` batches wait to finish; beyond that the agent waits (backpressure).
-    A failure (the broker refusing, a timeout) is raised into the agent, which stops.
-    """
-
-    def __init__(self, stream: Any, producer: Any, table: Any, *, depth: int = 2) -> None:
-        self.stream, self.producer, self.table, self.depth = stream, producer, table, depth
-        self.pending: list[asyncio.Task[None]] = []
-
-    async def add(
-        self,
-        output_acks: list[Awaitable[Any]],
-        saves: dict[bytes, bytes],
-        partitions: dict[bytes, int],
-        batch: Sequence[EventT[bytes]],
-    ) -> None:
-        previous = self.pending[-1] if self.pending else None
-
-        async def finish() -> None:
-            if previous is not None:
-                await previous
-            if output_acks:
-                await asyncio.gather(*output_acks)
-            saved = await _send_changelog(self.table, saves, partitions, self.producer)
-            if saved:
-                await asyncio.gather(*saved)
-            for event in batch:
-                await self.stream.ack(event)
-
-        self.pending.append(asyncio.ensure_future(finish()))
-        await self.settle(self.depth)
-
-    async def settle(self, depth: int = 0) -> None:
-        """Wait until at most ``depth`` batches are unfinished; raise the first failure."""
-        while self.pending and (len(self.pending) > depth or self.pending[0].done()):
-            await self.pending.pop(0)
-
-
 def _author_of(event: Event) -> str:
     followee = getattr(event, "followee", None)
     return followee if isinstance(followee, str) else event.actor
@@ -325,7 +155,7 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         # all the time. The tables are in memory and rebuilt from the changelog on assignment.
         table_standby_replicas=0,
     )
-    emitter = _Emitter(app, settings)
+    emitter = Emitter(app, settings)
     # Table writes queue their changelog records in the producer's buffer; Faust stalls the
     # stream whenever more than 100 wait, which with a batch's worth of keys (one write each)
     # halts processing every batch. Let a whole batch queue up: the batch is bounded anyway.
@@ -363,7 +193,7 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
             # Events are acknowledged by the finisher once their batch is saved, not by Faust
             # when the next batch is taken.
             manual: Any = stream.noack()  # type: ignore[attr-defined]  # not in StreamT
-            finisher = _Finisher(manual, emitter.producer, state)
+            finisher = Finisher(manual, emitter.producer, state)
             batches = manual.take_events(config.batch_size, within=config.batch_within_s)
             async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)

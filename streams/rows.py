@@ -18,6 +18,7 @@ from streams.domain.trends import ContributionChange
 Row = dict[str, Any]
 
 # Derived topic names (logical; the Kafka topic is "{prefix}.{name}").
+ACTIVITY_TOPIC = "activity"  # content events re-keyed by their actor (bundles), for the feeds
 FEED_ITEMS = "feed-items"
 NOTIFICATION_GROUPS = "notification-groups"
 TREND_CONTRIBUTIONS = "trend-contributions"
