@@ -37,6 +37,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     w.add_argument("--batch", type=int, default=2000, help="events per processing batch")
     w.add_argument(
+        "--batch-within-ms",
+        type=int,
+        default=100,
+        help="longest an agent waits to fill a batch (latency against cost per event)",
+    )
+    w.add_argument(
+        "--gap-stall-s",
+        type=float,
+        default=15.0,
+        help="re-read a partition whose commit stood still this long behind its reads",
+    )
+    w.add_argument(
         "--app-id",
         default=None,
         help="consumer group and state name (a new one replays the log from offset 0)",
@@ -78,6 +90,8 @@ def stream_config(args: argparse.Namespace, settings: Settings) -> StreamConfig:
             read_fanout_threshold=args.read_fanout_threshold,
         ),
         batch_size=args.batch,
+        batch_within_s=args.batch_within_ms / 1000,
+        gap_stall_s=args.gap_stall_s,
         web_port=args.web_port,
         # Absolute: the Faust worker changes into this folder, so a relative one would not resolve.
         workdir=(settings.state_dir / "streams" / f"worker-{args.web_port}").resolve(),
