@@ -106,6 +106,7 @@ class _TypeCodec:
     arrays: frozenset[str]
     times: frozenset[str]
     required: frozenset[str]
+    headers: tuple[tuple[str, bytes], ...]  # the record headers every event of the type shares
 
 
 def _type_codec(cls: type[Event]) -> _TypeCodec:
@@ -135,6 +136,10 @@ def _type_codec(cls: type[Event]) -> _TypeCodec:
         arrays=frozenset(arrays),
         times=frozenset(times),
         required=frozenset(required),
+        headers=(
+            ("event_type", cls.event_type.encode()),
+            ("schema_fingerprint", version.fingerprint.hex().encode()),
+        ),
     )
 
 
@@ -150,10 +155,8 @@ def _codec_for(event: Event) -> _TypeCodec:
 
 
 def _record(codec: _TypeCodec, event: Event) -> dict[str, Any]:
-    record = dict(zip(codec.names, codec.values(event), strict=True))
-    for name in codec.arrays:
-        record[name] = list(record[name])
-    return record
+    # Tuples stay tuples: fastavro writes them as arrays, byte for byte as lists.
+    return dict(zip(codec.names, codec.values(event), strict=True))
 
 
 def encode(event: Event, *, framing: Framing = SINGLE_OBJECT) -> bytes:
@@ -236,12 +239,7 @@ def record_headers(event: Event) -> list[tuple[str, bytes]]:
     """Kafka record headers for an event: ``event_type``, ``schema_fingerprint`` (hex of the wire
     fingerprint bytes) and ``event_id``, all UTF-8. Lets consumers route or drop without decoding.
     """
-    codec = _codec_for(event)
-    return [
-        ("event_type", event.event_type.encode()),
-        ("schema_fingerprint", codec.current.fingerprint.hex().encode()),
-        ("event_id", event.event_id.encode()),
-    ]
+    return [*_codec_for(event).headers, ("event_id", event.event_id.encode())]
 
 
 def to_json(event: Event) -> dict[str, Any]:

@@ -150,3 +150,64 @@ def test_broker_down_names_every_unsent_event_then_recovers(private_broker: Sett
         again.publish_many(events[1:])
     records = _read_all(settings, len(events))
     assert sorted(decode(r.value).event_id for r in records) == sorted(e.event_id for e in events)
+
+
+def _comments(n: int, posts: int) -> list[CommentPosted]:
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    return [
+        CommentPosted(
+            event_id=f"00000000-0000-4000-8000-{i:012d}",
+            occurred_at=t0,
+            tenant="acme",
+            actor="ana",
+            comment_id=f"c{i}",
+            post_id=f"p{i % posts}",
+            body="hello",
+        )
+        for i in range(n)
+    ]
+
+
+def test_partitions_are_kafka_pythons_default_choice(settings: Settings) -> None:
+    """The publisher places records itself (a per-key cache): exactly where kafka-python's own
+    default partitioner would, so every producer of a key agrees."""
+    from kafka.partitioner.default import DefaultPartitioner
+
+    ensure_topics(settings, event_topic_specs())
+    topic = topic_name(settings, "content")
+    events = _comments(60, posts=23)
+    with Publisher(settings) as publisher:
+        deliveries = publisher.publish_many(events)
+        publisher.flush()
+        cluster = publisher._producer._metadata
+        for event, delivery in zip(events, deliveries, strict=True):
+            key = event.key().encode()
+            expected = DefaultPartitioner().partition(topic, None, key, None, None, cluster)
+            assert delivery.result(timeout=10).partition == expected, key
+
+
+def test_added_partitions_are_noticed(settings: Settings) -> None:
+    from kafka.admin import NewPartitions
+
+    from infra.kafka import admin, partition_for
+
+    ensure_topics(settings, event_topic_specs())
+    topic = topic_name(settings, "content")
+    with Publisher(settings) as publisher:
+        publisher.publish_many(_comments(10, posts=10))
+        publisher.flush()
+        with admin(settings) as client:
+            client.create_partitions({topic: NewPartitions(total_count=settings.partitions + 3)})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # kafka-python refreshes its metadata in the background
+            publisher._producer._metadata.request_update()
+            publisher._refresh_partition_counts()
+            if publisher._partition_counts[topic] == settings.partitions + 3:
+                break
+            time.sleep(0.5)
+        later = _comments(40, posts=40)
+        deliveries = publisher.publish_many(later)
+        publisher.flush()
+    for event, delivery in zip(later, deliveries, strict=True):
+        wanted = partition_for(event.key().encode(), settings.partitions + 3)
+        assert delivery.result(timeout=10).partition == wanted
