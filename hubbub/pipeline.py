@@ -125,42 +125,58 @@ class Pipeline:
             self.start_worker(name)
 
     def wait_quiet(
-        self, *, timeout_s: float = 180.0, settle_s: float = 3.0, stall_s: float = 60.0
+        self,
+        *,
+        timeout_s: float = 180.0,
+        settle_s: float = 3.0,
+        stall_s: float = 45.0,
+        min_progress: int = 500,
+        max_replacements: int = 3,
     ) -> None:
         """Until both groups have committed everything, twice ``settle_s`` apart.
 
-        Watchdog: if the workers' lag stays above zero without moving for ``stall_s``, they are
-        replaced once by fresh processes. A worker restarted after a SIGKILL was seen, about
-        once in ten runs, to sit idle with its partitions unprocessed while a fresh process
-        caught up at once (a Faust recovery stall, cause not found); state and output are safe
-        to take over because every batch is idempotent. Logged to stderr when it happens.
+        Watchdog: if the workers' lag stays above zero and falls by less than ``min_progress``
+        records over ``stall_s``, they are replaced by fresh processes (at most
+        ``max_replacements`` times), and it says so on stderr. A worker restarted after a SIGKILL
+        was seen to sit idle, or to crawl through its backlog at a few events per second, while
+        a fresh process caught up at once (cause in Faust's recovery not found); taking over is
+        safe because every batch is idempotent. A healthy worker moves thousands per second.
         """
         deadline = time.monotonic() + timeout_s
         quiet_since: float | None = None
-        last_worker_lag, moved_at, restarted = -1, time.monotonic(), False
+        window: list[tuple[float, int]] = []  # (when, worker lag) samples over the last stall_s
+        replaced = 0
         while True:
             self._check_alive()
             try:
                 lags: tuple[int, int] | None = self.lags()
             except ServiceUnavailable:  # the group's coordinator is still starting
                 lags = None
-            if lags is not None and lags[0] != last_worker_lag:
-                last_worker_lag, moved_at = lags[0], time.monotonic()
-            elif lags and lags[0] > 0 and time.monotonic() - moved_at > stall_s and not restarted:
-                print(
-                    f"pipeline: workers stalled at lag {lags[0]} for {stall_s:.0f} s; "
-                    "replacing them",
-                    file=sys.stderr,
+            now = time.monotonic()
+            if lags is not None:
+                window = [(t, lag) for t, lag in window if now - t <= stall_s] + [(now, lags[0])]
+                oldest_t, oldest_lag = window[0]
+                crawling = (
+                    lags[0] > 0
+                    and now - oldest_t >= stall_s * 0.95
+                    and oldest_lag - lags[0] < min_progress
                 )
-                self.restart_workers()
-                restarted, moved_at = True, time.monotonic()
+                if crawling and replaced < max_replacements:
+                    print(
+                        f"pipeline: workers' lag went from {oldest_lag} to {lags[0]} in "
+                        f"{now - oldest_t:.0f} s; replacing them",
+                        file=sys.stderr,
+                    )
+                    self.restart_workers()
+                    replaced += 1
+                    window = []
             if lags == (0, 0):
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= settle_s:
+                quiet_since = quiet_since or now
+                if now - quiet_since >= settle_s:
                     return
             else:
                 quiet_since = None
-            if time.monotonic() > deadline:
+            if now > deadline:
                 raise PipelineError(
                     f"pipeline not quiet after {timeout_s} s (lag of workers, sink: {lags})\n"
                     f"worker: {self.log_tail('worker')}"

@@ -5,11 +5,10 @@ Built by ``create_app(settings, config)``; nothing here exists at import time (n
 Ordering that makes a crash harmless (at-least-once everywhere, idempotent everywhere):
 1. a batch is decoded and grouped by key; each key's state is loaded from its table;
 2. the processors fold the batch and collect the rows and events to emit;
-3. every emitted record is sent, and the new states go to the table's local store;
-4. once the output is acknowledged, each changed state is sent to the table's changelog topic;
-5. once those are acknowledged, the batch's source events are acknowledged to Faust, which
-   commits their offsets. Steps 4-5 run in order per agent while it processes the next batch
-   (``streams.finisher``), so the agent does not sit idle waiting for the broker.
+3. every emitted record is sent and its acknowledgement awaited;
+4. only then is each changed state written to its table (local store, and its changelog record
+   sent and acknowledged);
+5. Faust commits the source offsets after the batch is acknowledged (when the next is taken).
 A crash before 4 leaves the state behind the emitted rows: the batch is processed again and emits
 the same rows with the same versions. A crash between 4 and 5 leaves the state ahead of the
 offsets: the redelivered events are duplicates the state drops, and their rows already landed.
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +35,6 @@ from schemas.events import Event
 from streams import bundle, folds
 from streams.domain.feeds import FeedConfig
 from streams.emitter import Emitter
-from streams.finisher import Finisher
 from streams.gapwatch import GapWatch, Position
 from streams.processors import Output
 from streams.rows import ACTIVITY_TOPIC
@@ -122,6 +119,27 @@ async def _decode_batch(
     return by_key
 
 
+async def _save(
+    table: Any, saves: dict[bytes, bytes], partitions: dict[bytes, int], producer: Any
+) -> None:
+    """Write each changed key's state and wait until its changelog record is acknowledged.
+
+    Faust's own table write queues the changelog record in a buffer that its offset commit does
+    not reliably drain (the drain gives up after 0.1 s), so a worker killed at the wrong moment
+    could commit offsets whose state was never written: seen as a replay that differed from an
+    undisturbed run. Here the local store is updated and the changelog record sent directly, to
+    the partition of the key's source records (the partition table recovery reads it from), and
+    the batch does not finish (so its offsets cannot be committed) until Kafka has them all.
+    """
+    changelog = table.changelog_topic.get_topic_name()
+    pending = []
+    for key, value in saves.items():
+        table.data[key] = value
+        pending.append(await producer.send(changelog, key, value, partitions[key], None, None))
+    if pending:
+        await asyncio.gather(*pending)
+
+
 def _author_of(event: Event) -> str:
     followee = getattr(event, "followee", None)
     return followee if isinstance(followee, str) else event.actor
@@ -176,25 +194,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         cache = folds.StateCache()
 
         async def run(stream: StreamT[bytes]) -> None:
-            try:
-                await process(stream)
-            except asyncio.CancelledError:  # the worker is stopping or rebalancing
-                raise
-            except BaseException as exc:
-                # The local store may be ahead of output Kafka never acknowledged, and Faust
-                # would restart this agent in the same process, on that store. Only a fresh
-                # process (recovering its state from the changelog) is safe: exit for the
-                # supervisor to restart, as after a SIGKILL.
-                log.critical("%s agent failed, stopping the worker: %r", stage, exc)
-                logging.shutdown()
-                os._exit(70)
-
-        async def process(stream: StreamT[bytes]) -> None:
-            # Events are acknowledged by the finisher once their batch is saved, not by Faust
-            # when the next batch is taken.
-            manual: Any = stream.noack()  # type: ignore[attr-defined]  # not in StreamT
-            finisher = Finisher(manual, emitter.producer, state)
-            batches = manual.take_events(config.batch_size, within=config.batch_within_s)
+            batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
+                config.batch_size, within=config.batch_within_s
+            )
             async for batch in batches:
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 outputs: list[tuple[bytes, Output]] = []
@@ -211,17 +213,16 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
                     outputs.append((key, out))
                     if saved is not None:
                         saves[key] = saved
-                output_acks = await emitter.send(outputs)
-                for key, value in saves.items():  # the local store: the next batch reads it
-                    state.data[key] = value
+                acks = await emitter.send(outputs)
+                if acks:
+                    await asyncio.gather(*acks)
                 # The changelog partition of a key is that of its source records: the one
                 # table recovery reads it from (a bundle's entries all map to its partition).
                 partitions = {
                     key: items[-1].source.message.partition for key, items in by_key.items()
                 }
-                # The changelog only after the output is acknowledged (module docstring).
-                await finisher.add(output_acks, saves, partitions, batch)
-            await finisher.settle()
+                # Only after the output is acknowledged (see the module docstring).
+                await _save(state, saves, partitions, emitter.producer)
 
         run.__name__ = f"{stage}_agent"
         app.agent(source, name=f"{app_id}.{stage}")(run)
