@@ -81,6 +81,21 @@ def load(raw: bytes) -> dict[str, Any]:
     return loaded
 
 
+def _fold(
+    key: bytes,
+    raw: bytes | None,
+    cache: StateCache | None,
+    decode: Callable[[bytes | None], _S],
+    step: Callable[[_S], bytes | None],
+) -> bytes | None:
+    """The state for ``raw`` (cached or decoded), advanced by ``step``; its new bytes, or None."""
+    state = cache.take(key, raw, decode) if cache else decode(raw)
+    saved = step(state)
+    if cache:
+        cache.put(key, saved or raw, state)
+    return saved
+
+
 def fold_thread(
     raw: bytes | None,
     key: bytes,
@@ -95,15 +110,11 @@ def fold_thread(
         tenant, _, post_id = key.decode().partition("/")
         return ThreadState.from_json(load(raw)) if raw else ThreadState(tenant, post_id)
 
-    state = cache.take(key, raw, decode) if cache else decode(raw)
-    saved = (
-        dump(state.to_json())
-        if process_thread(state, events, out, feed_kinds=config.kinds)
-        else None
-    )
-    if cache:
-        cache.put(key, saved or raw, state)
-    return saved
+    def step(state: ThreadState) -> bytes | None:
+        changed = process_thread(state, events, out, feed_kinds=config.kinds)
+        return dump(state.to_json()) if changed else None
+
+    return _fold(key, raw, cache, decode, step)
 
 
 def fold_author(
@@ -123,15 +134,13 @@ def fold_author(
         tenant, _, author = key.decode().partition("/")
         return AuthorState(tenant, author), FollowerState(tenant, author)
 
-    feed, follows = state = cache.take(key, raw, decode) if cache else decode(raw)
-    saved = (
-        dump({"feed": feed.to_json(), "follows": follows.to_json()})
-        if process_author(feed, follows, events, out, config=config)
-        else None
-    )
-    if cache:
-        cache.put(key, saved or raw, state)
-    return saved
+    def step(state: tuple[AuthorState, FollowerState]) -> bytes | None:
+        feed, follows = state
+        if not process_author(feed, follows, events, out, config=config):
+            return None
+        return dump({"feed": feed.to_json(), "follows": follows.to_json()})
+
+    return _fold(key, raw, cache, decode, step)
 
 
 def fold_inbox(
@@ -148,8 +157,7 @@ def fold_inbox(
         first = events[0]
         return InboxState.from_json(load(raw)) if raw else InboxState(first.tenant, first.actor)
 
-    state = cache.take(key, raw, decode) if cache else decode(raw)
-    saved = dump(state.to_json()) if process_inbox(state, events, out) else None
-    if cache:
-        cache.put(key, saved or raw, state)
-    return saved
+    def step(state: InboxState) -> bytes | None:
+        return dump(state.to_json()) if process_inbox(state, events, out) else None
+
+    return _fold(key, raw, cache, decode, step)
