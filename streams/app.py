@@ -3,6 +3,7 @@
 Built by ``create_app(settings, config)``; nothing here exists at import time (no module-level app).
 
 Ordering that makes a crash harmless (at-least-once everywhere, idempotent everywhere):
+0. only records in their partition's offset order are kept (``streams.partitions``);
 1. a batch is decoded and grouped by key; each key's state is loaded from its table;
 2. the processors fold the batch and collect the rows and events to emit;
 3. every emitted record is sent and its acknowledgement awaited;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +32,9 @@ from infra.settings import Settings
 from schemas.codec import decode
 from schemas.errors import DecodeError, HubbubError, InvalidEvent
 from schemas.events import Event
-from streams import bundle, folds
+from streams import bundle, folds, partitions
 from streams.domain.feeds import FeedConfig
 from streams.emitter import Emitter
-from streams.gapwatch import GapWatch, Position
 from streams.processors import Output
 from streams.rows import ACTIVITY_TOPIC
 
@@ -174,6 +173,7 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         table_standby_replicas=0,
     )
     emitter = Emitter(app, settings)
+    admission = partitions.Admission(app)
     # Table writes queue their changelog records in the producer's buffer; Faust stalls the
     # stream whenever more than 100 wait, which with a batch's worth of keys (one write each)
     # halts processing every batch. Let a whole batch queue up: the batch is bounded anyway.
@@ -197,7 +197,10 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
             batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT
                 config.batch_size, within=config.batch_within_s
             )
-            async for batch in batches:
+            async for delivered in batches:
+                batch = await admission.admit(delivered)
+                if not batch:
+                    continue
                 by_key = await _decode_batch(batch, emitter, stage=stage, topics=topics)
                 outputs: list[tuple[bytes, Output]] = []
                 saves: dict[bytes, bytes] = {}
@@ -234,50 +237,15 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         value_type=bytes,
         partitions=settings.partitions,
     )
-    _watch_gaps(app, settings, config)
+    partitions.watch_gaps(
+        app,
+        sources={topic_name(settings, t) for t in ("content", "graph", "inbox", ACTIVITY_TOPIC)},
+        stall_s=config.gap_stall_s,
+    )
     agent(emitter.content, "threads", ("content",), table("threads"), folds.fold_thread)
     agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), folds.fold_author)
     agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), folds.fold_inbox)
     return app
-
-
-def _watch_gaps(app: faust.App, settings: Settings, config: StreamConfig) -> None:
-    """Re-read source partitions whose commit Faust has stopped advancing (``streams.gapwatch``).
-
-    Reads Faust 0.15.3's consumer bookkeeping (committed and read offsets, unacknowledged
-    messages): private attributes, which is why faust-streaming is pinned.
-    """
-    sources = {topic_name(settings, t) for t in ("content", "graph", "inbox", ACTIVITY_TOPIC)}
-    watch: GapWatch[Any] = GapWatch(stall_s=config.gap_stall_s)
-
-    @app.timer(max(1.0, config.gap_stall_s / 5), name=f"{app.conf.id}.gapwatch")  # type: ignore[untyped-decorator]
-    async def reread_skipped() -> None:
-        consumer: Any = app.consumer
-        lowest: dict[Any, int] = {}
-        for message in list(consumer._unacked_messages):
-            lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
-        positions = {
-            tp: Position(
-                consumer._committed_offset.get(tp), consumer._read_offset.get(tp), lowest.get(tp)
-            )
-            for tp in consumer.assignment()
-            if tp.topic in sources
-        }
-        for tp in watch.check(time.monotonic(), positions):
-            pos = positions[tp]
-            if pos.committed is None:
-                log.warning("%s[%s]: nothing committed yet, read up to %s", *tp, pos.read)
-                continue
-            log.warning(
-                "%s[%s]: offsets from %s were skipped and never committed (read up to %s, "
-                "a Faust rebalance race); re-reading them from %s",
-                tp.topic,
-                tp.partition,
-                pos.committed,
-                pos.read,
-                pos.committed,
-            )
-            await consumer.seek(tp, pos.committed)
 
 
 def run_worker(settings: Settings, config: StreamConfig, *, loglevel: str = "warning") -> int:

@@ -85,13 +85,6 @@ def test_processing_the_same_log_twice_changes_nothing(
     ch.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect (issue 3): after the restart, Faust 0.15.3 can deliver a partition's "
-    "records out of order (a prefetched record ahead of ones it then drops; the gap watch "
-    "re-reads them later), so a thread's events are folded out of order and its reaction "
-    "groups can differ from an undisturbed run; seen in about 1 run in 4 on 2026-11-26",
-)
 def test_worker_killed_mid_batch_loses_and_doubles_nothing(
     settings: Settings, pipeline: Pipeline
 ) -> None:
