@@ -147,16 +147,40 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
         }
         for tp in watch.check(time.monotonic(), positions):
             pos = positions[tp]
+            fetching = ensure_fetching(consumer, tp)
             if pos.committed is None:
                 log.warning("%s[%s]: nothing committed yet, read up to %s", *tp, pos.read)
                 continue
             log.warning(
                 "%s[%s]: offsets from %s were skipped and never committed (read up to %s, "
-                "a Faust rebalance race); re-reading them from %s",
+                "a Faust rebalance race; %s); re-reading them from %s",
                 tp.topic,
                 tp.partition,
                 pos.committed,
                 pos.read,
+                fetching,
                 pos.committed,
             )
             await reread(consumer, tp, pos.committed)
+
+
+def ensure_fetching(consumer: Any, tp: TP) -> str:
+    """Put a stuck partition back among those Faust fetches; say where it was.
+
+    Faust stops fetching a partition while its stream's buffer is full and starts again when the
+    buffer drains; a rebalance in between can leave it out of the fetched set with nothing
+    buffered, so nothing ever drains it again (a stalled partition, not a skipped offset).
+    """
+    active = consumer._get_active_partitions()
+    if tp in active:
+        return "it was being fetched"
+    if tp in consumer._paused_partitions:
+        return "it is paused by Faust (recovery), left alone"
+    was_buffered = tp in consumer._buffered_partitions
+    consumer._buffered_partitions.discard(tp)
+    active.add(tp)
+    return (
+        "it was no longer fetched since its buffer filled, fetching it again"
+        if was_buffered
+        else "it was no longer fetched, fetching it again"
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.partitions import Admission
+from streams.partitions import Admission, ensure_fetching
 
 CONTENT_5 = TP("t.content", 5)
 GRAPH_0 = TP("t.graph", 0)
@@ -155,3 +155,29 @@ def test_a_new_generation_looks_the_starting_point_up_again() -> None:
     assert [e.message.offset for e in again] == [90, 91]
     assert consumer.lookups == 2
     assert consumer.seeks == []
+
+
+@dataclass
+class _Fetching:
+    """The parts of Faust's consumer that decide which partitions are fetched."""
+
+    active: set[TP]
+    _paused_partitions: set[TP] = field(default_factory=set)
+    _buffered_partitions: set[TP] = field(default_factory=set)
+
+    def _get_active_partitions(self) -> set[TP]:
+        return self.active
+
+
+def test_a_stuck_partition_left_out_of_fetching_is_fetched_again() -> None:
+    consumer = _Fetching(active={GRAPH_0}, _buffered_partitions={CONTENT_5})
+    assert "buffer filled" in ensure_fetching(consumer, CONTENT_5)
+    assert consumer.active == {GRAPH_0, CONTENT_5}
+    assert consumer._buffered_partitions == set()
+    assert ensure_fetching(consumer, CONTENT_5) == "it was being fetched"
+
+
+def test_a_partition_paused_for_recovery_is_left_alone() -> None:
+    consumer = _Fetching(active=set(), _paused_partitions={CONTENT_5})
+    assert "left alone" in ensure_fetching(consumer, CONTENT_5)
+    assert consumer.active == set()
