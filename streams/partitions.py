@@ -40,9 +40,14 @@ async def reread(consumer: Any, tp: TP, offset: int) -> None:
     Faust records a jump in offsets as a "gap" that it later counts as acknowledged (meant for
     compacted or transactional topics, which ours are not); after a jump caused by the race,
     that would let the commit move past records that were never folded. The gap is cleared.
+
+    The seek runs on Faust's consumer thread (``seek_wait``): Faust's plain ``seek`` calls
+    aiokafka from the event loop's thread while the consumer thread may be taking fetched
+    records, and the two together crashed a worker's fetcher (``KeyError`` in aiokafka's
+    ``fetched_records``) when partitions were re-read several times a second.
     """
     consumer._gap.pop(tp, None)
-    await consumer.seek(tp, offset)
+    await consumer.seek_wait({tp: offset})
 
 
 def _hold(consumer: Any, message: Any) -> None:

@@ -57,8 +57,8 @@ class _Consumer:
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         return {tp: self.earliest.get(tp, 0) for tp in tps}
 
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.seeks.append((tp, offset))
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.extend(partitions.items())
 
     def ack(self, message: Any) -> bool:  # what ConsumerMessage.on_final_ack calls
         self.acked.append((message.tp, message.offset))
