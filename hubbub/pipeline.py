@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hubbub.cmd_infra import apply_schema
-from infra.kafka import EVENT_TOPICS, consumer_lag, group_members, topic_name
+from infra.kafka import EVENT_TOPICS, consumer_lag, group_members, partition_lags, topic_name
 from infra.launchers.common import pick_free_ports
 from infra.settings import Settings
 from schemas.errors import HubbubError, ServiceUnavailable
@@ -115,6 +115,14 @@ class Pipeline:
         derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
         return consumer_lag(s, self.app_id, sources), consumer_lag(s, self.sink_group, derived)
 
+    def _worker_lags(self) -> str:
+        sources = [topic_name(self.settings, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
+        try:
+            lags = partition_lags(self.settings, self.app_id, sources)
+        except ServiceUnavailable as exc:
+            return f"per partition unavailable: {exc}"
+        return ", ".join(f"{tp} {lag}" for tp, lag in sorted(lags.items())) or "none left"
+
     def lag(self) -> int:
         return sum(self.lags())
 
@@ -164,7 +172,7 @@ class Pipeline:
                 if crawling and replaced < max_replacements:
                     print(
                         f"pipeline: workers' lag went from {oldest_lag} to {lags[0]} in "
-                        f"{now - oldest_t:.0f} s; replacing them",
+                        f"{now - oldest_t:.0f} s ({self._worker_lags()}); replacing them",
                         file=sys.stderr,
                     )
                     self.restart_workers()

@@ -231,6 +231,11 @@ def consumer_lag(settings: Settings, group_id: str, topics: Sequence[str]) -> in
     A partition the group never committed counts whole. For progress displays, benchmarks and
     tests waiting for a pipeline to go quiet.
     """
+    return sum(partition_lags(settings, group_id, topics).values())
+
+
+def partition_lags(settings: Settings, group_id: str, topics: Sequence[str]) -> dict[str, int]:
+    """``consumer_lag`` per partition (``topic[partition]``), only those with a lag."""
     from kafka import TopicPartition
 
     consumer = make_consumer(settings, [], group_id=None)
@@ -247,12 +252,14 @@ def consumer_lag(settings: Settings, group_id: str, topics: Sequence[str]) -> in
         raise translate(exc, where=f"reading the lag of group {group_id}") from exc
     finally:
         consumer.close()
-    lag = 0
+    lags: dict[str, int] = {}
     for tp in partitions:
         meta = committed.get(tp)
         done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        lag += max(0, ends.get(tp, 0) - done)
-    return lag
+        lag = max(0, ends.get(tp, 0) - done)
+        if lag:
+            lags[f"{tp.topic}[{tp.partition}]"] = lag
+    return lags
 
 
 def partition_for(key: bytes, partitions: int) -> int:

@@ -9,12 +9,15 @@ processing what comes after. Nothing is lost (the offsets stay uncommitted, so a
 reads them again) but the pipeline looks stuck and those events wait for a restart.
 
 The signature: the partition's committed offset (the next one Faust must see acknowledged) is
-at or behind the last offset read, the record at that offset is not among those delivered and
-awaiting acknowledgement, and the committed offset has not moved for ``stall_s``. A healthy
-partition either commits within Faust's commit interval or has that record in flight (a batch
-being processed). ``GapWatch.check`` is the pure decision; the agent seeks such a partition back
-to its committed offset, which re-delivers the skipped records and, again, the ones after them
-(duplicates, which every fold drops).
+behind the last offset read, or equal to it while the log holds records from there on (a seek
+sets the read offset to the offset sought, and then nothing was delivered: the partition is no
+longer fetched); the record at that offset is not among those delivered and awaiting
+acknowledgement; and the committed offset has not moved for ``stall_s``. A healthy partition
+either commits within Faust's commit interval, has that record in flight (a batch being
+processed), or is caught up (committed = read = end of the log, right after Faust's own seek to
+the committed offset on assignment). ``GapWatch.check`` is the pure decision; the worker seeks
+such a partition back to its committed offset, which re-delivers the skipped records and,
+again, the ones after them (duplicates, which every fold drops).
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ K = TypeVar("K", bound=Hashable)
 @dataclass(frozen=True, slots=True)
 class Position:
     """A partition as the consumer sees it. ``committed``: the next offset to commit from (None
-    before the first commit); ``read``: the last offset delivered (None before any);
-    ``lowest_in_flight``: the lowest offset delivered but not yet acknowledged (None if none)."""
+    before the first commit); ``read``: the last offset delivered, or the offset last sought
+    (None before either); ``lowest_in_flight``: the lowest offset delivered but not yet
+    acknowledged (None if none); ``end``: the log's end offset as last fetched (None if not
+    known)."""
 
     committed: int | None
     read: int | None
     lowest_in_flight: int | None
+    end: int | None = None
 
 
 @dataclass
@@ -52,7 +58,11 @@ class GapWatch(Generic[K]):
             if tp not in positions:  # revoked
                 del self._since[tp]
         for tp, pos in positions.items():
-            behind = pos.read is not None and (pos.committed is None or pos.committed <= pos.read)
+            behind = pos.read is not None and (
+                pos.committed is None
+                or pos.committed < pos.read
+                or (pos.committed == pos.read and pos.end is not None and pos.end > pos.read)
+            )
             if not behind:
                 self._since.pop(tp, None)
                 continue

@@ -145,7 +145,10 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
             lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
         positions = {
             tp: Position(
-                consumer._committed_offset.get(tp), consumer._read_offset.get(tp), lowest.get(tp)
+                consumer._committed_offset.get(tp),
+                consumer._read_offset.get(tp),
+                lowest.get(tp),
+                _end_of(consumer, tp),
             )
             for tp in consumer.assignment()
             if tp.topic in sources
@@ -167,6 +170,15 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
                 pos.committed,
             )
             await reread(consumer, tp, pos.committed)
+
+
+def _end_of(consumer: Any, tp: TP) -> int | None:
+    """The partition's end offset as last fetched (None if unknown, or revoked meanwhile)."""
+    try:
+        end = consumer.highwater(tp)
+    except Exception:  # aiokafka asserts the partition is still assigned
+        return None
+    return end if isinstance(end, int) else None
 
 
 def ensure_fetching(consumer: Any, tp: TP) -> str:

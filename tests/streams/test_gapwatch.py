@@ -32,3 +32,18 @@ def test_nothing_read_yet_or_revoked_partitions_are_forgotten() -> None:
     assert watch.check(5, {"p": Position(None, None, None)}) == []  # q revoked
     assert watch.check(9, {"p": Position(None, None, None), "q": Position(3, 9, None)}) == []
     assert watch.check(10, {"q": Position(3, 9, None)}) == ["q"]
+
+
+def test_caught_up_after_a_seek_to_the_committed_offset_is_not_stuck() -> None:
+    # Faust seeks to the committed offset on assignment, which sets the read offset to it: with
+    # nothing more in the log, committed = read = end, and that is simply caught up.
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    for t in (0, 10, 20, 30):
+        assert watch.check(t, {"inbox/2": Position(129, 129, None, 129)}) == []
+        assert watch.check(t, {"graph/0": Position(326, 326, None, None)}) == []
+
+
+def test_sought_but_never_delivered_while_the_log_goes_on_is_stuck() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    assert watch.check(0, {"p": Position(129, 129, None, 400)}) == []
+    assert watch.check(10, {"p": Position(129, 129, None, 400)}) == ["p"]
