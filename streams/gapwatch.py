@@ -8,15 +8,14 @@ so the partition's committed offset stays where it was for good, while the worke
 processing what comes after. Nothing is lost (the offsets stay uncommitted, so a restarted worker
 reads them again) but the pipeline looks stuck and those events wait for a restart.
 
-The signature: the partition's committed offset (the next one Faust must see acknowledged) is
-behind the last offset read, or equal to it while the log holds records from there on (a seek
-sets the read offset to the offset sought, and then nothing was delivered: the partition is no
-longer fetched); the record at that offset is not among those delivered and awaiting
-acknowledgement; and the committed offset has not moved for ``stall_s``. A healthy partition
-either commits within Faust's commit interval, has that record in flight (a batch being
-processed), or is caught up (committed = read = end of the log, right after Faust's own seek to
-the committed offset on assignment). ``GapWatch.check`` is the pure decision; the worker seeks
-such a partition back to its committed offset, which re-delivers the skipped records and,
+The signature: the partition's committed offset (the next one Faust must see acknowledged) has
+not moved for ``stall_s`` although there is something past it (a record was read beyond it, or
+the log's end is beyond it: nothing came at all, e.g. a partition Faust no longer fetches), and
+the record at that offset is not among those delivered and awaiting acknowledgement. A healthy
+partition either commits within Faust's commit interval, has that record in flight (a batch
+being processed), or is caught up (committed = end of the log; right after Faust's own seek on
+assignment the read offset equals it too). ``GapWatch.check`` is the pure decision; the worker
+seeks such a partition back to its committed offset, which re-delivers the skipped records and,
 again, the ones after them (duplicates, which every fold drops).
 """
 
@@ -45,7 +44,7 @@ class Position:
 
 @dataclass
 class GapWatch(Generic[K]):
-    """Remembers since when each partition's commit has stood still while behind its reads;
+    """Remembers since when each partition's commit has stood still with something past it;
     ``check`` says which to re-read."""
 
     stall_s: float = 15.0
@@ -58,11 +57,9 @@ class GapWatch(Generic[K]):
             if tp not in positions:  # revoked
                 del self._since[tp]
         for tp, pos in positions.items():
-            behind = pos.read is not None and (
-                pos.committed is None
-                or pos.committed < pos.read
-                or (pos.committed == pos.read and pos.end is not None and pos.end > pos.read)
-            )
+            skipped = pos.read is not None and (pos.committed is None or pos.committed < pos.read)
+            waiting = pos.end is not None and pos.end > (pos.committed or 0)
+            behind = skipped or waiting
             if not behind:
                 self._since.pop(tp, None)
                 continue

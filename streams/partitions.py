@@ -143,15 +143,20 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
         lowest: dict[Any, int] = {}
         for message in list(consumer._unacked_messages):
             lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+        tps = [tp for tp in consumer.assignment() if tp.topic in sources]
+        try:  # from the broker: a partition never fetched has no end offset of its own yet
+            ends = await consumer.highwaters(*tps)
+        except Exception as exc:
+            log.debug("end offsets unavailable: %r", exc)
+            ends = {}
         positions = {
             tp: Position(
                 consumer._committed_offset.get(tp),
                 consumer._read_offset.get(tp),
                 lowest.get(tp),
-                _end_of(consumer, tp),
+                ends.get(tp),
             )
-            for tp in consumer.assignment()
-            if tp.topic in sources
+            for tp in tps
         }
         for tp in watch.check(time.monotonic(), positions):
             pos = positions[tp]
@@ -160,25 +165,18 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
                 log.warning("%s[%s]: nothing committed yet, read up to %s", *tp, pos.read)
                 continue
             log.warning(
-                "%s[%s]: offsets from %s were skipped and never committed (read up to %s, "
-                "a Faust rebalance race; %s); re-reading them from %s",
+                "%s[%s]: commit stuck at %s for %.0f s with more past it (read up to %s, log "
+                "end %s; a Faust rebalance race, or %s); re-reading from %s",
                 tp.topic,
                 tp.partition,
                 pos.committed,
+                stall_s,
                 pos.read,
+                pos.end,
                 fetching,
                 pos.committed,
             )
             await reread(consumer, tp, pos.committed)
-
-
-def _end_of(consumer: Any, tp: TP) -> int | None:
-    """The partition's end offset as last fetched (None if unknown, or revoked meanwhile)."""
-    try:
-        end = consumer.highwater(tp)
-    except Exception:  # aiokafka asserts the partition is still assigned
-        return None
-    return end if isinstance(end, int) else None
 
 
 def ensure_fetching(consumer: Any, tp: TP) -> str:
@@ -190,7 +188,7 @@ def ensure_fetching(consumer: Any, tp: TP) -> str:
     """
     active = consumer._get_active_partitions()
     if tp in active:
-        return "it was being fetched"
+        return "not that: it was being fetched"
     if tp in consumer._paused_partitions:
         return "it is paused by Faust (recovery), left alone"
     was_buffered = tp in consumer._buffered_partitions

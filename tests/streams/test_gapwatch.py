@@ -47,3 +47,20 @@ def test_sought_but_never_delivered_while_the_log_goes_on_is_stuck() -> None:
     watch: GapWatch[str] = GapWatch(stall_s=10)
     assert watch.check(0, {"p": Position(129, 129, None, 400)}) == []
     assert watch.check(10, {"p": Position(129, 129, None, 400)}) == ["p"]
+
+
+def test_nothing_delivered_since_assignment_while_the_log_has_more_is_stuck() -> None:
+    # After a restart: Faust sought to the committed offset (read = committed), then never
+    # fetched the partition again; only the log's end says records are waiting.
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    assert watch.check(0, {"graph/2": Position(63, 63, None, 141)}) == []
+    assert watch.check(10, {"graph/2": Position(63, 63, None, 141)}) == ["graph/2"]
+    never: GapWatch[str] = GapWatch(stall_s=10)
+    assert never.check(0, {"inbox/2": Position(None, None, None, 66)}) == []
+    assert never.check(10, {"inbox/2": Position(None, None, None, 66)}) == ["inbox/2"]
+
+
+def test_a_partition_consumed_slowly_but_steadily_is_not_stuck() -> None:
+    watch: GapWatch[str] = GapWatch(stall_s=10)
+    for t in range(0, 60, 5):
+        assert watch.check(t, {"p": Position(100 + t, 99 + t, None, 5000)}) == []
