@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import TYPE_CHECKING, Literal
 
+from producers import generator_words as words
 from schemas.events import (
     CommentDeleted,
     CommentEdited,
@@ -56,66 +57,6 @@ class Generated:
     event: Event
     text_class: TextClass = ""
     duplicate: bool = False
-
-
-# -- words ------------------------------------------------------------------------------------
-
-_WORDS = (
-    "garden kettle river lantern meadow copper window bicycle harbor pepper violin thunder "
-    "sparrow orchard basket compass marble ladder pillow canyon cedar velvet lemon saddle "
-    "anchor ribbon walnut meteor puzzle tunnel glacier falcon cobalt timber crystal quarry "
-    "prairie tangle pebble morning evening weekend recipe sketch project draft version pattern "
-    "idea question answer notes photo trail route workshop bread soup loaf jar seed soil "
-    "bloom sprout frost breeze rain cloud shadow signal engine socket kernel buffer cache "
-    "script branch commit patch build tests schema query index table chart map layer "
-    "is was looks feels seems works broke grew baked tried fixed found shared learned "
-    "planted painted measured tuned wired cleaned folded sanded brewed "
-    "quiet bright rusty gentle sturdy curious tiny huge clever odd lovely slow quick warm "
-    "cold fresh old new early late steady shiny muddy "
-    "today again finally almost really maybe still together outside upstairs nearby "
-    "the a my our this that with after before near under over beside"
-).split()
-_TAGS = (
-    "gardening sourdough cycling birding chess vinyl knitting photography hiking climbing jazz "
-    "boardgames running astronomy coffee woodwork pottery synths kafka clickhouse linux retro "
-    "maps poetry baking fermentation mushrooms typography rustlang python"
-).split()
-_REACTIONS = ("like", "love", "laugh", "wow", "clap", "sad", "+1")
-_MENTION_FORMS = ("cc {}", "What do you think, {}?", "Thanks {} for the idea.", "{} you asked.")
-
-# Spam: every piece fires a distinct entry of the scorer's lexicon (weights 0.4 and 0.3), so a
-# text of 3 strong pieces, 2 calls to action, a money offer and a link totals about 2.4: a score
-# of 0.91, still 0.55 when the scorer divides by 3 for an author with accepted contributions.
-_SPAM_STRONG = (
-    "Join the best MLM team in town",
-    "build a downline that pays you forever",
-    "network marketing changed my life",
-    "get free leads every single morning",
-    "make easy money from your couch",
-    "enjoy passive income while you sleep",
-    "work from home in your pajamas",
-    "be your own boss by Friday",
-    "financial freedom is one step away",
-    "get rich before summer",
-)
-_SPAM_CALLS = (
-    "Click here to start",
-    "Visit my site for the details",
-    "Join my team",
-    "Sign up today",
-    "Limited time offer",
-    "No experience needed",
-    "It is totally risk-free",
-)
-_SPAM_MONEY = ("$500 a day", "$2,000 per week", "$350 a day", "$9,000 per month")
-_SPAM_DOMAINS = ("quick-leads.example", "cashflow-club.example", "easy-income.example")
-_SPAM_CONTACT = ("WhatsApp me now.", "Text me for the plan.", "Write to deals@promo-leads.example")
-_BORDERLINE = (
-    "My cousin got pulled into an MLM last spring and the downline pressure wrecked their savings.",
-    "Is network marketing just a pyramid scheme with nicer slides? Asking after a weird dinner.",
-    "Every passive income course I see is really selling network marketing to the students.",
-    "Anyone promising work from home and financial freedom in one message is recruiting.",
-)
 
 
 def cumulative(weights: list[float]) -> list[float]:
@@ -162,8 +103,8 @@ class Session:
         }
         self.activity_cum = cumulative([c.activity[u] for u in c.users])
         self.popularity_cum = cumulative([c.popularity[u] for u in c.users])
-        self.tag_cum = cumulative(zipf(len(_TAGS), 1.0))
-        self.reaction_cum = cumulative(zipf(len(_REACTIONS), 1.2))
+        self.tag_cum = cumulative(zipf(len(words.TAGS), 1.0))
+        self.reaction_cum = cumulative(zipf(len(words.REACTIONS), 1.2))
         self.posts: dict[str, _Post] = {}
         self.post_order: list[str] = []
         self.comments: dict[str, _Comment] = {}
@@ -266,8 +207,8 @@ class Session:
             del keys[:-8]
 
     def _sentence(self, lo: int = 5, hi: int = 11) -> str:
-        words = self.rng.choices(_WORDS, k=self.rng.randint(lo, hi))
-        return " ".join(words).capitalize() + self.rng.choice(".....?!")
+        chosen = self.rng.choices(words.WORDS, k=self.rng.randint(lo, hi))
+        return " ".join(chosen).capitalize() + self.rng.choice(".....?!")
 
     def _text(self, sentences: int, *, tag_p: float) -> tuple[str, list[str]]:
         """A ham text and the users it mentions."""
@@ -276,24 +217,26 @@ class Session:
         mentioned: list[str] = []
         if rng.random() < self.r.mention:
             mentioned = list(dict.fromkeys(self._popular() for _ in range(rng.randint(1, 2))))
-            mention = rng.choice(_MENTION_FORMS).format(" and ".join(f"@{u}" for u in mentioned))
+            mention = rng.choice(words.MENTION_FORMS).format(
+                " and ".join(f"@{u}" for u in mentioned)
+            )
             parts.insert(rng.randrange(len(parts) + 1), mention)
         if rng.random() < tag_p:
-            tags = rng.choices(_TAGS, cum_weights=self.tag_cum, k=rng.randint(1, 3))
+            tags = rng.choices(words.TAGS, cum_weights=self.tag_cum, k=rng.randint(1, 3))
             parts.append(" ".join(f"#{t}" for t in dict.fromkeys(tags)))
         return " ".join(parts), mentioned
 
     def _spam_text(self) -> str:
         rng = self.rng
-        pieces = [*rng.sample(_SPAM_STRONG, 3), *rng.sample(_SPAM_CALLS, 2)]
-        pieces.insert(rng.randrange(6), f"Earn {rng.choice(_SPAM_MONEY)}")
-        links = [f"https://{rng.choice(_SPAM_DOMAINS)}/{self._next('r')}" for _ in range(2)]
+        pieces = [*rng.sample(words.SPAM_STRONG, 3), *rng.sample(words.SPAM_CALLS, 2)]
+        pieces.insert(rng.randrange(6), f"Earn {rng.choice(words.SPAM_MONEY)}")
+        links = [f"https://{rng.choice(words.SPAM_DOMAINS)}/{self._next('r')}" for _ in range(2)]
         text = (
             ". ".join(p[0].upper() + p[1:] for p in pieces)
             + "! "
             + " ".join(links[: rng.randint(1, 2)])
         )
-        return text + " " + rng.choice(_SPAM_CONTACT) if rng.random() < 0.5 else text
+        return text + " " + rng.choice(words.SPAM_CONTACT) if rng.random() < 0.5 else text
 
     def _target_class(self, target: _Target) -> TextClass:
         post_id, object_id, kind = target
@@ -322,7 +265,7 @@ class Session:
         else:
             title = self._sentence(3, 6).rstrip(".?!") if rng.random() < r.title else ""
             if title and rng.random() < r.hashtag / 5:
-                title += f" #{rng.choices(_TAGS, cum_weights=self.tag_cum)[0]}"
+                title += f" #{rng.choices(words.TAGS, cum_weights=self.tag_cum)[0]}"
             body, mentioned = self._text(rng.randint(1, 4), tag_p=r.hashtag)
             if rng.random() < r.url:
                 url = f"https://blog.example.org/{author}/{post_id}"
@@ -350,7 +293,7 @@ class Session:
             body = self._spam_text()
             self.spam_targets.append((post_id, comment_id, "comment"))
         elif text_class == "borderline":
-            body = self.rng.choice(_BORDERLINE)
+            body = self.rng.choice(words.BORDERLINE)
             self.reviews.append((post_id, comment_id, "comment"))
         else:
             body, mentioned = self._text(self.rng.randint(1, 2), tag_p=self.r.hashtag / 4)
@@ -438,7 +381,7 @@ class Session:
                 return None
             target, author = (post_id, comment_id, "comment"), self.comments[comment_id].author
         actor = self._active()
-        reaction = self.rng.choices(_REACTIONS, cum_weights=self.reaction_cum)[0]
+        reaction = self.rng.choices(words.REACTIONS, cum_weights=self.reaction_cum)[0]
         if (actor, target[1], reaction) in self.reaction_keys:
             return None
         self.reaction_keys.add((actor, target[1], reaction))
