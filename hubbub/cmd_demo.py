@@ -41,11 +41,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     console.print("2. topics and tables; stream worker and ClickHouse sink")
     pipeline = Pipeline(settings, settings.state_dir / "demo").start()
     try:
-        community = demo_community(args.seed)
         start_at = datetime.now(UTC).replace(microsecond=0)
+        # A tenant of its own per run: the community's ids repeat with the seed, so a second
+        # run into the same tenant would be taken as the first one published again (and
+        # dropped), leaving the first run's feeds and no trend in the current minute.
+        community = demo_community(args.seed, tenant=f"demo-{start_at:%Y%m%d-%H%M%S}")
         console.print(
             f"3. publishing {args.events:,} events of a {len(community.users)}-user "
-            f"community at {args.rate:,.0f} events/s"
+            f"community (tenant {community.tenant}) at {args.rate:,.0f} events/s"
         )
         _publish(
             settings,
@@ -109,7 +112,10 @@ def _show(settings: Settings, tenant: str, star: str, console: Console) -> None:
     try:
         db = f"`{settings.clickhouse_database}`"
         counts = {
-            name: ch.rows(f"SELECT count() FROM {db}.{name} FINAL")[0][0]
+            name: ch.rows(
+                f"SELECT count() FROM {db}.{name} FINAL WHERE tenant = {{tenant:String}}",
+                parameters={"tenant": tenant},
+            )[0][0]
             for name in (
                 "events",
                 "feed_items",
@@ -119,9 +125,14 @@ def _show(settings: Settings, tenant: str, star: str, console: Console) -> None:
             )
         }
         console.print(
-            "5. ClickHouse now holds: " + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+            f"5. ClickHouse now holds for {tenant}: "
+            + ", ".join(f"{n:,} {name}" for name, n in counts.items())
         )
-        spam = ch.rows(f"SELECT count() FROM {db}.content_state FINAL WHERE spam = 1")[0][0]
+        spam = ch.rows(
+            f"SELECT count() FROM {db}.content_state FINAL WHERE tenant = {{tenant:String}} "
+            "AND spam = 1",
+            parameters={"tenant": tenant},
+        )[0][0]
         console.print(f"   moderation: {spam} posts and comments hidden as spam")
         page = feed_page(ch, tenant=tenant, viewer=star, limit=5)
         console.print(f"\n[bold]Home feed of {star}[/] (the most followed account), newest first:")

@@ -215,6 +215,6 @@ class Community:
         return Session(self, base_ms, 1000.0 / rate).run(n)
 
 
-def demo_community(seed: int | str = 7) -> Community:
-    """The community ``hubbub demo`` plays: 300 users, 4 spam accounts, tenant "demo"."""
-    return Community(seed, tenant="demo", users=300, spammers=4, avg_follows=8.0)
+def demo_community(seed: int | str = 7, *, tenant: str = "demo") -> Community:
+    """The community ``hubbub demo`` plays: 300 users, 4 spam accounts, in ``tenant``."""
+    return Community(seed, tenant=tenant, users=300, spammers=4, avg_follows=8.0)
