@@ -237,11 +237,9 @@ def create_app(settings: Settings, config: StreamConfig) -> faust.App:
         value_type=bytes,
         partitions=settings.partitions,
     )
-    partitions.watch_gaps(
-        app,
-        sources={topic_name(settings, t) for t in ("content", "graph", "inbox", ACTIVITY_TOPIC)},
-        stall_s=config.gap_stall_s,
-    )
+    sources = {topic_name(settings, t) for t in ("content", "graph", "inbox", ACTIVITY_TOPIC)}
+    partitions.no_gap_filling(app, sources=sources)
+    partitions.watch_gaps(app, sources=sources, stall_s=config.gap_stall_s)
     agent(emitter.content, "threads", ("content",), table("threads"), folds.fold_thread)
     agent(graph_and_activity, "authors", ("graph", "content"), table("authors"), folds.fold_author)
     agent(emitter.topic("inbox"), "inboxes", ("inbox",), table("inboxes"), folds.fold_inbox)

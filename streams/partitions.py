@@ -8,10 +8,11 @@ seek back to the committed offset, and the records before it then dropped as alr
   partition is re-read from the expected offset;
 - ``watch_gaps`` (a timer): a partition whose commit has stood still while records were skipped
   (``streams.gapwatch``) is re-read from its committed offset, for when the early record itself
-  never reaches an agent.
+  never reaches an agent;
+- ``no_gap_filling``: Faust's "gap" bookkeeping is off for our source topics (see there).
 
-Both read and adjust Faust's private consumer bookkeeping (``_unacked_messages``, ``_gap``,
-``_committed_offset``, ``_read_offset``) and reach the aiokafka consumer through Faust's consumer
+They read and adjust Faust's private consumer bookkeeping (``_unacked_messages``, ``_gap``,
+``_acked``, ``_committed_offset``, ``_read_offset``) and reach the aiokafka consumer through Faust's consumer
 thread: that is why faust-streaming is pinned, and why all of it lives here and nowhere else.
 """
 
@@ -48,6 +49,52 @@ async def reread(consumer: Any, tp: TP, offset: int) -> None:
     """
     consumer._gap.pop(tp, None)
     await consumer.seek_wait({tp: offset})
+
+
+def no_gap_filling(app: faust.App, *, sources: set[str]) -> None:
+    """Turn off Faust's gap filling for the ``sources`` topics, on every assignment.
+
+    When a delivered offset jumps past the last one read, Faust records the offsets in between
+    as a "gap" and, at the next commit, appends them to its list of acknowledged offsets (meant
+    for compacted and transactional topics, whose offsets have holes; ours have none). After the
+    rebalance race the jump is over records that were never folded, so the commit could pass
+    them; and when those offsets had been acknowledged already (read once before Faust's own
+    seek on assignment, then skipped), they stand twice in that list, and Faust's commit then
+    advances one offset per commit interval: seen as a restarted worker crawling at about ten
+    events a second with thousands of records processed and uncommitted. With no gaps, a jump
+    shows as an early record (``Admission``) or a stuck commit (``watch_gaps``) instead.
+    """
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode types the signal kwarg
+    async def _install(sender: Any, *args: Any, **kwargs: Any) -> None:
+        consumer: Any = app.consumer
+        if getattr(consumer, "_hubbub_no_gaps", False):
+            return
+        original = consumer._add_gap
+
+        async def add_gap(tp: TP, offset_from: int, offset_to: int) -> None:
+            if tp.topic not in sources:
+                await original(tp, offset_from, offset_to)
+
+        consumer._add_gap = add_gap
+        consumer._hubbub_no_gaps = True
+
+
+def drop_duplicate_acks(consumer: Any, tps: Sequence[TP]) -> dict[TP, int]:
+    """Remove offsets that stand more than once in Faust's acknowledged list of ``tps`` (see
+    ``no_gap_filling``: they make the commit advance one offset per interval); how many, per
+    partition that had any."""
+    dropped: dict[TP, int] = {}
+    for tp in tps:
+        acked = consumer._acked.get(tp)
+        if not acked:
+            continue
+        unique = sorted(set(acked))
+        if len(unique) != len(acked):
+            dropped[tp] = len(acked) - len(unique)
+            acked[:] = unique
+            consumer._acked_index[tp] = set(unique)
+    return dropped
 
 
 def _hold(consumer: Any, message: Any) -> None:
@@ -144,6 +191,14 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
         for message in list(consumer._unacked_messages):
             lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
         tps = [tp for tp in consumer.assignment() if tp.topic in sources]
+        for tp, n in drop_duplicate_acks(consumer, tps).items():
+            log.warning(
+                "%s[%s]: %d offsets were acknowledged twice in Faust's bookkeeping (its commit "
+                "then crawls one offset a second); duplicates dropped",
+                tp.topic,
+                tp.partition,
+                n,
+            )
         try:  # from the broker: a partition never fetched has no end offset of its own yet
             ends = await consumer.highwaters(*tps)
         except Exception as exc:

@@ -15,7 +15,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.partitions import Admission, ensure_fetching
+from streams.partitions import Admission, drop_duplicate_acks, ensure_fetching, no_gap_filling
 
 CONTENT_5 = TP("t.content", 5)
 GRAPH_0 = TP("t.graph", 0)
@@ -181,3 +181,48 @@ def test_a_partition_paused_for_recovery_is_left_alone() -> None:
     consumer = _Fetching(active=set(), _paused_partitions={CONTENT_5})
     assert "left alone" in ensure_fetching(consumer, CONTENT_5)
     assert consumer.active == set()
+
+
+@dataclass
+class _Acks:
+    _acked: dict[TP, list[int]]
+    _acked_index: dict[TP, set[int]] = field(default_factory=dict)
+
+
+def test_offsets_acknowledged_twice_are_dropped_so_the_commit_can_jump() -> None:
+    # Gap filling had appended 29..31 again to offsets 28..33 already acknowledged: Faust would
+    # commit one offset per interval from there.
+    consumer = _Acks({CONTENT_5: [28, 29, 30, 31, 32, 33, 29, 30, 31], GRAPH_0: [5, 6]})
+    assert drop_duplicate_acks(consumer, [CONTENT_5, GRAPH_0]) == {CONTENT_5: 3}
+    assert consumer._acked[CONTENT_5] == [28, 29, 30, 31, 32, 33]
+    assert consumer._acked_index[CONTENT_5] == {28, 29, 30, 31, 32, 33}
+    assert consumer._acked[GRAPH_0] == [5, 6] and GRAPH_0 not in consumer._acked_index
+
+
+class _Signal:
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def connect(self, fun: Any) -> Any:
+        self.handlers.append(fun)
+        return fun
+
+    async def send(self, *args: Any) -> None:
+        for handler in self.handlers:
+            await handler(self, *args)
+
+
+def test_gap_filling_is_off_for_the_source_topics_only() -> None:
+    filled: list[tuple[TP, int, int]] = []
+
+    class Consumer:
+        async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+            filled.append((tp, offset_from, offset_to))
+
+    app = type("App", (), {"consumer": Consumer(), "on_partitions_assigned": _Signal()})()
+    no_gap_filling(app, sources={CONTENT_5.topic})  # type: ignore[arg-type]
+    for _ in range(2):  # every assignment; installed once
+        asyncio.run(app.on_partitions_assigned.send({CONTENT_5, GRAPH_0}))
+    asyncio.run(app.consumer._add_gap(CONTENT_5, 25, 2315))
+    asyncio.run(app.consumer._add_gap(GRAPH_0, 3, 9))
+    assert filled == [(GRAPH_0, 3, 9)]
