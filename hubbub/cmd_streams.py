@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--gap-stall-s",
         type=float,
         default=15.0,
-        help="re-read a partition whose commit stood still this long behind its reads",
+        help="re-read a partition whose commit stood still this long with records past it",
     )
     w.add_argument(
         "--app-id",

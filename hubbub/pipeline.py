@@ -108,17 +108,21 @@ class Pipeline:
             if proc.poll() is not None:
                 raise PipelineError(f"{name} exited with {proc.returncode}: {self.log_tail(name)}")
 
+    def _worker_sources(self) -> list[str]:
+        return [topic_name(self.settings, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
+
     def lags(self) -> tuple[int, int]:
         """Records not yet committed by (the stream workers, the sink)."""
         s = self.settings
-        sources = [topic_name(s, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
         derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
-        return consumer_lag(s, self.app_id, sources), consumer_lag(s, self.sink_group, derived)
+        return (
+            consumer_lag(s, self.app_id, self._worker_sources()),
+            consumer_lag(s, self.sink_group, derived),
+        )
 
     def _worker_lags(self) -> str:
-        sources = [topic_name(self.settings, t) for t in (*EVENT_TOPICS, ACTIVITY_TOPIC)]
         try:
-            lags = partition_lags(self.settings, self.app_id, sources)
+            lags = partition_lags(self.settings, self.app_id, self._worker_sources())
         except ServiceUnavailable as exc:
             return f"per partition unavailable: {exc}"
         return ", ".join(f"{tp} {lag}" for tp, lag in sorted(lags.items())) or "none left"
@@ -145,10 +149,10 @@ class Pipeline:
 
         Watchdog: if the workers' lag stays above zero and falls by less than ``min_progress``
         records over ``stall_s``, they are replaced by fresh processes (at most
-        ``max_replacements`` times), and it says so on stderr. A worker restarted after a SIGKILL
-        was seen to sit idle, or to crawl through its backlog at a few events per second, while
-        a fresh process caught up at once (cause in Faust's recovery not found); taking over is
-        safe because every batch is idempotent. A healthy worker moves thousands per second.
+        ``max_replacements`` times), naming the lagging partitions on stderr. Workers restarted
+        after a SIGKILL used to crawl at a few events per second (Faust's gap filling, now off:
+        see ``streams.partitions``); the watchdog stays as a safety net for tests, the demo and
+        the bench. Taking over is safe because every batch is idempotent.
         """
         deadline = time.monotonic() + timeout_s
         quiet_since: float | None = None
