@@ -221,7 +221,7 @@ def watch_gaps(app: faust.App, *, sources: set[str], stall_s: float) -> None:
                 continue
             log.warning(
                 "%s[%s]: commit stuck at %s for %.0f s with more past it (read up to %s, log "
-                "end %s; a Faust rebalance race, or %s); re-reading from %s",
+                "end %s; %s); re-reading from %s",
                 tp.topic,
                 tp.partition,
                 pos.committed,
@@ -243,7 +243,7 @@ def ensure_fetching(consumer: Any, tp: TP) -> str:
     """
     active = consumer._get_active_partitions()
     if tp in active:
-        return "not that: it was being fetched"
+        return "it was being fetched"
     if tp in consumer._paused_partitions:
         return "it is paused by Faust (recovery), left alone"
     was_buffered = tp in consumer._buffered_partitions
