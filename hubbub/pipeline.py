@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hubbub.cmd_infra import apply_schema
-from infra.kafka import EVENT_TOPICS, consumer_lag, group_members, partition_lags, topic_name
+from infra.kafka import EVENT_TOPICS, LagProbe, group_members, topic_name
 from infra.launchers.common import pick_free_ports
 from infra.settings import Settings
 from schemas.errors import HubbubError, ServiceUnavailable
@@ -47,6 +47,7 @@ class Pipeline:
         self.app_id = app_id or f"{settings.topic_prefix}-streams"
         self.sink_group = sink_group or f"{settings.topic_prefix}-sink"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.probe = LagProbe(settings)  # polled several times a second: kept open
         apply_schema(settings)
 
     def _spawn(self, name: str, args: list[str]) -> None:
@@ -116,13 +117,13 @@ class Pipeline:
         s = self.settings
         derived = [topic_name(s, t) for t in (*DERIVED_TOPICS, *EVENT_TOPICS)]
         return (
-            consumer_lag(s, self.app_id, self._worker_sources()),
-            consumer_lag(s, self.sink_group, derived),
+            self.probe.lag(self.app_id, self._worker_sources()),
+            self.probe.lag(self.sink_group, derived),
         )
 
     def _worker_lags(self) -> str:
         try:
-            lags = partition_lags(self.settings, self.app_id, self._worker_sources())
+            lags = self.probe.partition_lags(self.app_id, self._worker_sources())
         except ServiceUnavailable as exc:
             return f"per partition unavailable: {exc}"
         return ", ".join(f"{tp} {lag}" for tp, lag in sorted(lags.items())) or "none left"
@@ -210,6 +211,7 @@ class Pipeline:
                 proc.kill()
                 proc.wait(10)
         self.procs.clear()
+        self.probe.close()
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.workdir / f"{name}.log"
