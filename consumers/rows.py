@@ -204,12 +204,13 @@ _VERSION = Column("version", "uint")
 _IS_DELETED = Column("is_deleted", "flag")
 
 DERIVED_TABLES: tuple[Table, ...] = (
+    # Expanded by ClickHouse into one feed_items row per owner (migration 0004).
     Table(
         "feed-items",
-        "feed_items",
+        "feed_fanout",
         (
             _tenant(),
-            Column("owner", "text"),
+            Column("owners", "texts"),
             Column("activity_id", "text"),
             _enum("kind", "post", "comment", "reaction"),
             Column("author", "text"),

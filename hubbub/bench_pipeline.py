@@ -74,9 +74,11 @@ def bench_throughput(
             publisher.publish_many(events)
         published_s = time.monotonic() - start
         worker_s = sink_s = None
+        timeline: list[tuple[float, int, int]] = []  # (s since start, worker lag, sink lag)
         while sink_s is None:
             worker_lag, sink_lag = pipe.lags()
             now = time.monotonic() - start
+            timeline.append((round(now, 2), worker_lag, sink_lag))
             if worker_s is None and worker_lag == 0:
                 worker_s = now
             if worker_s is not None and sink_lag == 0:
@@ -123,6 +125,7 @@ def bench_throughput(
             for name, used in cpu.items()
         },
         "cpu_busy_fraction": _busy(cpu, sink_s),
+        "lag_timeline": timeline,
     }
     table = Table(
         title=f"pipeline burst of {n:,} events ({args.workers} worker(s), 1 sink, "

@@ -4,7 +4,6 @@ in bundles, published verdicts, and dead letters. The one place the agents send 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -16,11 +15,9 @@ from infra.settings import Settings
 from schemas.codec import encode, record_headers
 from streams import bundle
 from streams.processors import Output
-from streams.rows import ACTIVITY_TOPIC
+from streams.rows import ACTIVITY_TOPIC, messages
 
 log = logging.getLogger("hubbub.streams")
-
-_ROWS_PER_MESSAGE = 1000
 
 
 class Emitter:
@@ -90,12 +87,7 @@ class Emitter:
             topic = self.names.get(name) or self.names.setdefault(
                 name, topic_name(self.settings, name)
             )
-            for i in range(0, len(rows), _ROWS_PER_MESSAGE):
-                value = json.dumps(
-                    {"rows": rows[i : i + _ROWS_PER_MESSAGE]},
-                    separators=(",", ":"),
-                    ensure_ascii=False,
-                ).encode()
+            for value in messages(rows):
                 pending.append(await send(topic, None, value, partition, None, None))
         return pending
 

@@ -185,9 +185,9 @@ def process_author(
     """Fold an author's graph and activity events into its feed and follower state."""
     before_fanout = feed.read_fanout
     follows_changed = False
+    changes: list[feeds.FeedChange] = []
     for event in events:
-        for change in feeds.apply(feed, event, config):
-            out.rows[rows.FEED_ITEMS].append(rows.feed_row(change))
+        changes += feeds.apply(feed, event, config)
         if isinstance(event, Followed | Unfollowed) and follows.apply(event):
             follows_changed = True
             out.rows[rows.FOLLOWS_STATE].append(
@@ -200,6 +200,8 @@ def process_author(
                     is_deleted=isinstance(event, Unfollowed),
                 )
             )
+    if changes:
+        out.rows[rows.FEED_ITEMS] += rows.feed_rows(changes)
     if follows_changed:
         # Always the final follow group (an upsert, or a withdrawal when nobody follows): a diff
         # against the state before the batch would miss an intermediate row that an earlier,

@@ -6,6 +6,8 @@ Pure: no I/O. Times are epoch milliseconds.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from streams.domain.feeds import FeedChange
@@ -37,18 +39,73 @@ DERIVED_TOPICS: tuple[str, ...] = (
 )
 
 
-def feed_row(change: FeedChange) -> Row:
-    return {
-        "tenant": change.tenant,
-        "owner": change.owner,
-        "activity_id": change.activity_id,
-        "kind": change.kind,
-        "author": change.author,
-        "post_id": change.post_id,
-        "created_ms": change.created_ms,
-        "version": change.version,
-        "is_deleted": int(change.is_deleted),
-    }
+# A derived record stays well under Kafka's default 1 MB message limit.
+MESSAGE_MAX_ROWS = 1000
+MESSAGE_MAX_BYTES = 512 * 1024
+# Owners per feed-items row: bounds a row of an author with thousands of followers.
+FEED_ROW_MAX_OWNERS = 500
+
+
+def messages(rows: list[Row]) -> list[bytes]:
+    """``rows`` as derived-topic record values (UTF-8 JSON ``{"rows": [...]}``, in order), at
+    most ``MESSAGE_MAX_ROWS`` rows and, unless one row alone is larger, ``MESSAGE_MAX_BYTES``
+    bytes each."""
+    out: list[bytes] = []
+    pending = [rows[i : i + MESSAGE_MAX_ROWS] for i in range(0, len(rows), MESSAGE_MAX_ROWS)]
+    pending.reverse()
+    while pending:
+        chunk = pending.pop()
+        value = json.dumps({"rows": chunk}, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(value) > MESSAGE_MAX_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending += [chunk[half:], chunk[:half]]
+            continue
+        out.append(value)
+    return out
+
+
+def feed_rows(changes: Iterable[FeedChange]) -> list[Row]:
+    """The feed-items rows of ``changes``: one row per run of consecutive changes that differ only
+    in their owner, with those owners in order as ``owners``.
+
+    A publish fans out to every follower with the same values, so this carries one row per
+    activity instead of one per follower; ClickHouse expands ``owners`` back into one
+    ``feed_items`` row each (migration 0004). Only consecutive changes are merged, so expanding
+    the rows gives the changes in their original order (the sink's "last written wins on equal
+    versions" relies on it). A row holds at most ``FEED_ROW_MAX_OWNERS`` owners.
+    """
+    out: list[Row] = []
+    run: tuple[object, ...] | None = None
+    owners: list[str] = []
+    for c in changes:
+        same = (
+            c.activity_id,
+            c.version,
+            c.is_deleted,
+            c.created_ms,
+            c.post_id,
+            c.author,
+            c.kind,
+            c.tenant,
+        )
+        if same != run or len(owners) >= FEED_ROW_MAX_OWNERS:
+            owners = []
+            run = same
+            out.append(
+                {
+                    "tenant": c.tenant,
+                    "owners": owners,
+                    "activity_id": c.activity_id,
+                    "kind": c.kind,
+                    "author": c.author,
+                    "post_id": c.post_id,
+                    "created_ms": c.created_ms,
+                    "version": c.version,
+                    "is_deleted": int(c.is_deleted),
+                }
+            )
+        owners.append(c.owner)
+    return out
 
 
 def group_row(change: GroupChange) -> Row:

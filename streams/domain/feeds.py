@@ -33,9 +33,10 @@ Write side guarantees
       from processing order. An event that arrives late (earlier than events already applied
       from the other stream) re-emits each pair it can change with the freshly computed
       (version, is_deleted): a publish or delete of A the pairs (F, A) of the active followers F,
-      plus, for followers whose follow is later than the event, every pair whose L is that
-      follow (the event moved the backfill window at t_f); a follow or unfollow of F the pairs
-      (F, A) of the remembered activities. A pair's version never decreases as events become
+      plus, for followers whose follow is later than the event, the pairs whose L is that
+      follow and whose value the event changed (the activities that entered or left the
+      backfill window at t_f; the others' rows already hold their value); a follow or unfollow
+      of F the pairs (F, A) of the remembered activities. A pair's version never decreases as events become
       known, and the last row written for a pair is its value over everything known, so the
       final live rows equal those of time-ordered processing, and so does a replay written into
       the same table over an earlier run.
@@ -287,10 +288,11 @@ def _row(
     )
 
 
-def _window(state: AuthorState, t_ms: int, limit: int) -> set[str]:
-    """Ids of the ``limit`` newest activities live just before a graph event at ``t_ms``."""
+def _window(recent: list[RecentActivity], t_ms: int, limit: int) -> set[str]:
+    """Ids of the ``limit`` newest activities of ``recent`` live just before a graph event at
+    ``t_ms``."""
     live = []
-    for activity in state.recent:
+    for activity in recent:
         created = activity.created_at_point(t_ms)
         if created is not None:
             live.append((created, activity.activity_id))
@@ -312,28 +314,39 @@ def _pair(
 
 
 def _refresh(
-    state: AuthorState, activity: RecentActivity, config: FeedConfig, *, new: bool
+    state: AuthorState,
+    activity: RecentActivity,
+    config: FeedConfig,
+    *,
+    new: bool,
+    before: list[RecentActivity],
 ) -> list[FeedChange]:
     """Rows of the active followers after a publish or delete of ``activity`` (its latest
-    event); ``new``: no row of the activity can exist yet, so deleted ones are not written."""
+    event); ``new``: no row of the activity can exist yet, so deleted ones are not written;
+    ``before``: the remembered activities before this event."""
     out: list[FeedChange] = []
-    windows: dict[int, set[str]] = {}
+    # Per follow time: the backfill window now, and the activities whose place in it changed.
+    windows: dict[int, tuple[set[str], set[str]]] = {}
     for follower, since in state.followers.items():
         if activity.last_ms >= since:
             if activity.live or not new:
                 out.append(_pair(state, follower, since, activity, set()))
             continue
-        # The follow is later than this event: the window at the follow time may have moved,
-        # so every pair decided by that follow is computed again (rare: a lagging content stream).
+        # The follow is later than this event: the window at the follow time may have moved.
+        # The pairs decided by that follow change only for this activity and for those that
+        # entered or left the window (rare live: a lagging content stream; common in a replay).
         if state.read_fanout:  # follows push nothing any more; only a retraction matters
             if not new:
                 out.append(_pair(state, follower, since, activity, set()))
             continue
         if since not in windows:
-            windows[since] = _window(state, since, config.backfill_limit)
+            after = _window(state.recent, since, config.backfill_limit)
+            moved = after ^ _window(before, since, config.backfill_limit)
+            windows[since] = (after, moved | {activity.activity_id})
+        window, moved = windows[since]
         for other in state.recent:
-            if other.fanned_out and other.last_ms < since:
-                row = _pair(state, follower, since, other, windows[since])
+            if other.fanned_out and other.last_ms < since and other.activity_id in moved:
+                row = _pair(state, follower, since, other, window)
                 if not (new and other is activity and row.is_deleted):
                     out.append(row)
     return out
@@ -346,6 +359,7 @@ def _find(state: AuthorState, activity_id: str) -> int | None:
 def _publish(
     state: AuthorState, kind: str, activity_id: str, post_id: str, t_ms: int, config: FeedConfig
 ) -> list[FeedChange]:
+    before = list(state.recent)
     at = _find(state, activity_id)
     if at is not None:
         known = state.recent.pop(at)
@@ -378,7 +392,7 @@ def _publish(
     version = row_version(activity.created_ms, graph=False)
     changes = [_row(state, state.author, activity, version=version, is_deleted=False)]
     if activity.fanned_out:
-        changes += _refresh(state, activity, config, new=at is None)
+        changes += _refresh(state, activity, config, new=at is None, before=before)
     del state.recent[config.remembered :]
     return changes
 
@@ -412,12 +426,13 @@ def _retract(
     known = state.recent[at]
     if not known.live:
         return []  # deleted twice under two event ids: the first one stands
+    before = list(state.recent)
     activity = replace(known, deleted_ms=max(t_ms, known.created_ms))
     state.recent[at] = activity
     version = row_version(activity.last_ms, graph=False)
     changes = [_row(state, state.author, activity, version=version, is_deleted=True)]
     if activity.fanned_out:
-        changes += _refresh(state, activity, config, new=False)
+        changes += _refresh(state, activity, config, new=False, before=before)
     return changes
 
 
@@ -429,7 +444,7 @@ def _follow(state: AuthorState, follower: str, t_ms: int, config: FeedConfig) ->
         state.read_fanout = True
     if state.read_fanout:
         return []
-    window = _window(state, t_ms, config.backfill_limit)
+    window = _window(state.recent, t_ms, config.backfill_limit)
     # The follower had no row of a remembered activity since their last unfollow: write only
     # the live ones.
     rows = (_pair(state, follower, t_ms, a, window) for a in state.recent if a.fanned_out)

@@ -23,7 +23,7 @@ GROUPS = table_for_topic("notification-groups")
 def _feed_row(**changes: object) -> dict[str, object]:
     row: dict[str, object] = {
         "tenant": "t",
-        "owner": "v",
+        "owners": ["v"],
         "activity_id": "post/p1",
         "kind": "post",
         "author": "a",
@@ -43,7 +43,7 @@ def _load(table: object, value: bytes) -> list[tuple[object, ...]]:
 
 def test_every_derived_topic_has_its_table_and_the_event_topics_load_events() -> None:
     assert [(t.topic, t.name) for t in DERIVED_TABLES] == [
-        ("feed-items", "feed_items"),
+        ("feed-items", "feed_fanout"),
         ("notification-groups", "notification_groups"),
         ("trend-contributions", "trend_contributions"),
         ("content-state", "content_state"),
@@ -65,8 +65,8 @@ def test_a_message_of_many_rows_becomes_tuples_in_column_order() -> None:
         }
     )
     assert _load(FEED, value.encode()) == [
-        ("t", "v", "post/p1", "post", "a", "p1", 1_700_000_000_123, 7, 0),
-        ("t", "v", "post/p2", "post", "a", "p1", 0, 7, 1),
+        ("t", ["v"], "post/p1", "post", "a", "p1", 1_700_000_000_123, 7, 0),
+        ("t", ["v"], "post/p2", "post", "a", "p1", 0, 7, 1),
     ]
 
 
@@ -112,11 +112,13 @@ def test_lists_and_maps_of_times_convert() -> None:
         (b'{"rows": "abc"}', 'expected a JSON object {"rows": [...]}'),
         (
             json.dumps({"rows": [_feed_row(), 5]}).encode(),
-            "feed_items row 1: a row must be a JSON object, got int",
+            "feed_fanout row 1: a row must be a JSON object, got int",
         ),
         (
-            json.dumps({"rows": [{k: v for k, v in _feed_row().items() if k != "owner"}]}).encode(),
-            "feed_items row 0: column 'owner' is missing",
+            json.dumps(
+                {"rows": [{k: v for k, v in _feed_row().items() if k != "owners"}]}
+            ).encode(),
+            "feed_fanout row 0: column 'owners' is missing",
         ),
         (
             json.dumps({"rows": [_feed_row(version=-1)]}).encode(),
@@ -135,8 +137,8 @@ def test_lists_and_maps_of_times_convert() -> None:
             "column 'kind': 'story' is not one of comment, post, reaction",
         ),
         (
-            json.dumps({"rows": [_feed_row(owner=7)]}).encode(),
-            "column 'owner': expected a string, got int 7",
+            json.dumps({"rows": [_feed_row(owners=7)]}).encode(),
+            "column 'owners': expected a list of strings, got int",
         ),
         (
             json.dumps({"rows": [_feed_row(created_ms=10**14)]}).encode(),

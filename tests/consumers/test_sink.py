@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from consumers.rows import DERIVED_TABLES
+from consumers.rows import DERIVED_TABLES, Column
 from consumers.sink import ALL_TOPICS, Sink, SinkStats
 from infra.clickhouse import ClickHouse
 from infra.kafka import (
@@ -86,7 +86,7 @@ def make_sink(
 SAMPLE: dict[str, dict[str, Any]] = {
     "feed-items": {
         "tenant": "t",
-        "owner": "v",
+        "owners": ["v"],
         "activity_id": "post/p1",
         "kind": "post",
         "author": "a",
@@ -164,15 +164,21 @@ SAMPLE: dict[str, dict[str, Any]] = {
 }
 
 
+def _columns(table: str) -> tuple[Column, ...]:
+    if table == "feed_items":  # loaded through feed_fanout, one row per owner
+        fanout = next(t for t in DERIVED_TABLES if t.name == "feed_fanout")
+        return tuple(Column("owner", "text") if c.name == "owners" else c for c in fanout.columns)
+    return next(t for t in DERIVED_TABLES if t.name == table).columns
+
+
 def table_rows(ch: ClickHouse, table: str, *, final: bool = True) -> list[tuple[Any, ...]]:
-    spec = next(t for t in DERIVED_TABLES if t.name == table)
     columns = ", ".join(
         f"toUnixTimestamp64Milli({c.name})"
         if c.kind == "ms"
         else f"mapApply((k, v) -> (k, toUnixTimestamp64Milli(v)), {c.name})"
         if c.kind == "ms_map"
         else c.name
-        for c in spec.columns
+        for c in _columns(table)
     )
     return sorted(
         ch.rows(f"SELECT {columns} FROM `{ch.database}`.{table}{' FINAL' if final else ''}")
@@ -198,7 +204,12 @@ def test_the_sink_loads_every_table_and_the_event_log(
     assert (stats.dead_letters, stats.retries, stats.buffered, stats.last_error) == (0, 0, 0, None)
     assert stats.lag and set(stats.lag.values()) == {0}
     for table in DERIVED_TABLES:
-        assert table_rows(ch, table.name) == [table.row(SAMPLE[table.topic])]
+        if table.name == "feed_fanout":  # stores nothing: expanded into feed_items
+            assert table_rows(ch, "feed_items") == [
+                ("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)
+            ]
+        else:
+            assert table_rows(ch, table.name) == [table.row(SAMPLE[table.topic])]
     logged = ch.rows(f"SELECT toString(event_id), event_type, topic FROM `{ch.database}`.events")
     assert sorted(logged) == sorted(
         (e.event_id, e.event_type, topic_name(topics, e.topic)) for e in events
@@ -231,7 +242,7 @@ def test_redelivered_and_replaced_rows_never_double(
     )
     with make_sink(topics) as sink:
         stats = drain(sink, records=4)
-    assert stats.rows == {"feed_items": 3, "notification_groups": 2}
+    assert stats.rows == {"feed_fanout": 3, "notification_groups": 2}
     assert table_rows(ch, "feed_items") == [("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
     assert table_rows(ch, "notification_groups") == [
         ("t", "a", "comment", "post", "p1", "p1", 2, ["c", "b"], 2000, 3000, "Hello", 3, 0)
@@ -243,6 +254,26 @@ def test_redelivered_and_replaced_rows_never_double(
     assert table_rows(ch, "feed_items") == [("t", "v", "post/p1", "post", "a", "p1", 1000, 1000, 0)]
     assert [r[6:] for r in table_rows(ch, "notification_groups")] == [
         (2, ["c", "b"], 2000, 3000, "Hello", 3, 0)
+    ]
+
+
+def test_a_feed_row_lands_once_per_owner_and_later_rows_win_ties(
+    topics: Settings, producer: Any, ch: ClickHouse
+) -> None:
+    feed = SAMPLE["feed-items"]
+    # One record: a fan-out to three owners, then a removal for one of them at the same
+    # version. Expanded in order, the removal is the row written last for w.
+    send(
+        producer,
+        topics,
+        "feed-items",
+        [dict(feed, owners=["v", "w", "x"]), dict(feed, owners=["w"], is_deleted=1)],
+    )
+    with make_sink(topics) as sink:
+        stats = drain(sink, records=1)
+    assert stats.rows == {"feed_fanout": 2}
+    assert table_rows(ch, "feed_items") == [
+        ("t", owner, "post/p1", "post", "a", "p1", 1000, 1000, 0) for owner in ("v", "x")
     ]
 
 
@@ -286,7 +317,7 @@ def test_an_outage_is_retried_with_backoff_and_loses_nothing(
         assert during.last_error == "ClickHouse unreachable (simulated outage 3)"
         assert ch.rows(f"SELECT count() FROM `{ch.database}`.feed_items") == [(0,)]
         stats = drain(sink, records=3)
-    assert (stats.retries, stats.rows, stats.last_error) == (3, {"feed_items": 51}, None)
+    assert (stats.retries, stats.rows, stats.last_error) == (3, {"feed_fanout": 51}, None)
     attempts = [r.getMessage() for r in caplog.records if "write attempt" in r.getMessage()]
     assert [m.split(",")[0] for m in attempts] == [
         f"sink write attempt {n} failed" for n in (1, 2, 3)
