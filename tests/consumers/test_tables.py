@@ -38,6 +38,8 @@ def test_engines_and_sorting_keys_are_the_contract(ch: ClickHouse) -> None:
         ("author_state", "ReplacingMergeTree(version)", "tenant, author"),
         ("content_state", "ReplacingMergeTree(version)", "tenant, object_id"),
         ("events", "ReplacingMergeTree", "tenant, event_type, occurred_at, event_id"),
+        ("feed_fanout", "`Null`", ""),
+        ("feed_fanout_to_items", "", ""),
         ("feed_items", "ReplacingMergeTree(version, is_deleted)", "tenant, owner, activity_id"),
         ("follows_state", "ReplacingMergeTree(version, is_deleted)", "tenant, follower, followee"),
         ("inbox_state", "ReplacingMergeTree(version)", "tenant, user"),
@@ -56,10 +58,12 @@ def test_engines_and_sorting_keys_are_the_contract(ch: ClickHouse) -> None:
 
 def test_migrating_again_changes_nothing_and_every_statement_reruns(ch: ClickHouse) -> None:
     assert migrate(ch) == []
-    (read_models,) = [m for m in load_migrations() if m.name == "read_models"]
-    assert read_models.version == 2 and len(read_models.statements) == 7
-    for statement in read_models.statements:  # IF NOT EXISTS: a half-applied run can resume
-        ch.command(statement.replace("{db}", f"`{ch.database}`"))
+    by_name = {m.name: m for m in load_migrations()}
+    assert by_name["read_models"].version == 2 and len(by_name["read_models"].statements) == 7
+    assert by_name["feed_fanout"].version == 4 and len(by_name["feed_fanout"].statements) == 2
+    for name in ("read_models", "feed_fanout"):  # IF NOT EXISTS: a half-applied run can resume
+        for statement in by_name[name].statements:
+            ch.command(statement.replace("{db}", f"`{ch.database}`"))
     assert ch.rows(
         f"SELECT version, name FROM `{ch.database}`.schema_migrations FINAL ORDER BY version"
-    ) == [(1, "raw_events"), (2, "read_models"), (3, "loaded_at")]
+    ) == [(1, "raw_events"), (2, "read_models"), (3, "loaded_at"), (4, "feed_fanout")]
