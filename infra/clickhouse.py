@@ -17,6 +17,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 from infra.settings import Settings
 from schemas.errors import HubbubError, SinkUnavailable
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 def _translate(exc: BaseException, *, where: str) -> HubbubError:
     text = str(exc)
@@ -44,6 +46,9 @@ class ClickHouse:
                 connect_timeout=connect_timeout_s,
                 send_receive_timeout=60,
                 autogenerate_session_id=False,
+                # Inserts are lz4-compressed by default: worth it over a network, pure cost
+                # (client and server CPU) on this machine's loopback.
+                compress=settings.clickhouse_host not in _LOOPBACK,
             )
         except (ClickHouseError, OSError) as exc:
             raise _translate(exc, where=f"connecting to {settings.clickhouse_url}") from exc
