@@ -185,6 +185,24 @@ def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> list[str]:
     return sorted(missing)
 
 
+def delete_topics(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix``; return the names deleted.
+
+    For throwaway runs (benchmarks) that made their own topics, Faust's changelogs included:
+    left behind, each run's partitions would stay on the broker for good.
+    """
+    if not prefix:
+        raise HubbubError("refusing to delete topics by an empty prefix")
+    with admin(settings) as client:
+        try:
+            doomed = sorted(t for t in client.list_topics() if t.startswith(prefix))
+            if doomed:
+                client.delete_topics(doomed)
+        except Exception as exc:
+            raise translate(exc, where=f"deleting the topics {prefix}*") from exc
+    return doomed
+
+
 def event_topic_specs() -> list[TopicSpec]:
     """The event topics every deployment has."""
     return [TopicSpec(logical) for logical in EVENT_TOPICS]

@@ -1,14 +1,15 @@
 """Followers of one user, folded from the graph topic, and the "follow" notification they imply.
 
 Graph events are keyed ``tenant/followee``, so one partition sees every (un)follow of a user in
-order. ``FollowerState`` keeps the active followers of one followee (actor -> when, by which event),
-its own event-id dedup and ``seq`` (count of events that changed it; the version of derived rows).
+order. ``FollowerState`` keeps the active followers of one followee (actor -> when), its own
+event-id dedup (the last ``DEDUP_WINDOW`` graph events of the followee, as the feed state's) and
+``seq`` (count of events that changed it; the version of derived rows).
 
 Rules: ``Followed`` by an active follower changes nothing (the first time is kept); ``Unfollowed``
 by a non-follower changes nothing; a re-follow after an unfollow counts again from its own time, and
 once. ``derive_follow_group`` gives the single "follow" group (recipient = object = the followee,
 ``post_id`` ""), or None when nobody follows: an unfollow withdraws that actor, the last one the
-group. Memory: one entry per active follower plus one id per graph event of this followee.
+group. Memory: one entry per active follower plus at most ``DEDUP_WINDOW`` event ids.
 """
 
 from __future__ import annotations
@@ -19,28 +20,29 @@ from typing import Any
 from schemas.errors import DecodeError, InvalidEvent
 from schemas.events import Event, Followed, Unfollowed
 from streams.domain.notifications import GroupKey, NotificationGroup, build_group
-from streams.domain.threads import check_state_format, to_ms
+from streams.domain.threads import to_ms
 
-__all__ = ["Follower", "FollowerState", "derive_follow_group", "follow_groups"]
+__all__ = ["FollowerState", "derive_follow_group", "follow_groups"]
 
 
-@dataclass(frozen=True, slots=True)
-class Follower:
-    """An active follow: when it started and the event that started it."""
-
-    followed_ms: int
-    event_id: str
+_FORMAT = 2  # 1 also stored each follow's event id (never read) and the applied ids sorted
+DEDUP_WINDOW = 10_000
 
 
 @dataclass(slots=True)
 class FollowerState:
-    """Active followers of ``followee`` in ``tenant``; see the module docstring."""
+    """Active followers of ``followee`` in ``tenant``; see the module docstring.
+
+    ``followers`` maps each active follower to when they followed (ms). ``applied`` holds the
+    ids of the last ``DEDUP_WINDOW`` graph events applied, oldest first (the feed state of the
+    same author remembers as many).
+    """
 
     tenant: str
     followee: str
-    followers: dict[str, Follower] = field(default_factory=dict)
+    followers: dict[str, int] = field(default_factory=dict)
     seq: int = 0
-    applied: set[str] = field(default_factory=set)
+    applied: dict[str, None] = field(default_factory=dict)
 
     def apply(self, event: Event) -> bool:
         """Fold a ``Followed``/``Unfollowed`` in; True if the followers changed (``seq`` grew).
@@ -65,13 +67,15 @@ class FollowerState:
                 f"{self.tenant}/{self.followee}; route graph events by their key()",
                 event_id=event.event_id,
             )
-        self.applied.add(event.event_id)
+        self.applied[event.event_id] = None
+        if len(self.applied) > DEDUP_WINDOW:
+            del self.applied[next(iter(self.applied))]
         if isinstance(event, Unfollowed):
             changed = self.followers.pop(event.actor, None) is not None
         elif event.actor in self.followers:
             changed = False
         else:
-            self.followers[event.actor] = Follower(to_ms(event.occurred_at), event.event_id)
+            self.followers[event.actor] = to_ms(event.occurred_at)
             changed = True
         if changed:
             self.seq += 1
@@ -80,27 +84,40 @@ class FollowerState:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types only; ``from_json(s.to_json()) == s``."""
         return {
-            "format": 1,
+            "format": _FORMAT,
             "tenant": self.tenant,
             "followee": self.followee,
-            "followers": [[a, f.followed_ms, f.event_id] for a, f in self.followers.items()],
+            "followers": dict(self.followers),
             "seq": self.seq,
-            "applied": sorted(self.applied),
+            "applied": list(self.applied),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FollowerState:
-        """Rebuild from ``to_json`` output; ``DecodeError`` if it is not one."""
-        check_state_format(data, "follower")
+        """Rebuild from ``to_json`` output (this format or the previous one); ``DecodeError``
+        if it is not one."""
+        if not isinstance(data, dict) or data.get("format") not in (1, _FORMAT):
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise DecodeError(
+                f"follower state of format {found!r}; this build reads formats 1 and {_FORMAT}. "
+                "Drop the stored state and rebuild it by replaying the log"
+            )
         try:
+            stored = data["followers"]
+            followers = (
+                {str(a): int(ms) for a, ms in stored.items()}
+                if data["format"] == _FORMAT
+                else {str(a): int(ms) for a, ms, _ in stored}
+            )
+            applied = data["applied"]
             return cls(
                 tenant=str(data["tenant"]),
                 followee=str(data["followee"]),
-                followers={str(a): Follower(int(ms), str(i)) for a, ms, i in data["followers"]},
+                followers=followers,
                 seq=int(data["seq"]),
-                applied={str(i) for i in data["applied"]},
+                applied=dict.fromkeys(str(i) for i in applied[-DEDUP_WINDOW:]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DecodeError(f"malformed follower state: {exc!r}; rebuild it by replay") from exc
 
 
@@ -109,7 +126,7 @@ def derive_follow_group(state: FollowerState) -> NotificationGroup | None:
     key = GroupKey(state.followee, "follow", "user", state.followee)
     return build_group(
         key,
-        ((actor, f.followed_ms) for actor, f in state.followers.items() if actor != state.followee),
+        ((actor, ms) for actor, ms in state.followers.items() if actor != state.followee),
         tenant=state.tenant,
         post_id="",
         excerpt="",

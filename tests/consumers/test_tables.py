@@ -12,7 +12,19 @@ pytestmark = pytest.mark.integration
 
 
 # Columns the server fills itself (DEFAULT), which the sink never inserts.
-SERVER_FILLED = {"feed_items": ["loaded_at"], "notification_groups": ["loaded_at"]}
+SERVER_FILLED = {
+    name: ["loaded_at"]
+    for name in (
+        "feed_items",
+        "notification_groups",
+        "trend_contributions",
+        "content_state",
+        "inbox_state",
+        "follows_state",
+        "author_state",
+        "events",
+    )
+}
 
 
 def test_every_table_has_the_columns_and_types_the_sink_inserts(ch: ClickHouse) -> None:
@@ -66,4 +78,10 @@ def test_migrating_again_changes_nothing_and_every_statement_reruns(ch: ClickHou
             ch.command(statement.replace("{db}", f"`{ch.database}`"))
     assert ch.rows(
         f"SELECT version, name FROM `{ch.database}`.schema_migrations FINAL ORDER BY version"
-    ) == [(1, "raw_events"), (2, "read_models"), (3, "loaded_at"), (4, "feed_fanout")]
+    ) == [
+        (1, "raw_events"),
+        (2, "read_models"),
+        (3, "loaded_at"),
+        (4, "feed_fanout"),
+        (5, "loaded_at_everywhere"),
+    ]

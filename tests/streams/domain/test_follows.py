@@ -100,3 +100,30 @@ def test_json_round_trip() -> None:
     assert FollowerState.from_json(data).to_json() == data
     with pytest.raises(DecodeError):
         FollowerState.from_json({"format": 1, "tenant": "acme"})
+    with pytest.raises(DecodeError, match="format 9"):
+        FollowerState.from_json({**data, "format": 9})
+
+
+def test_a_state_of_the_previous_format_is_read() -> None:
+    old = {
+        "format": 1,
+        "tenant": TENANT,
+        "followee": "olga",
+        "followers": [["ben", 120_000, "e2"], ["cy", 180_000, "e3"]],
+        "seq": 3,
+        "applied": ["e1", "e2", "e3"],
+    }
+    state = FollowerState.from_json(old)
+    assert state.followers == {"ben": 120_000, "cy": 180_000}
+    assert (state.seq, list(state.applied)) == (3, ["e1", "e2", "e3"])
+
+
+def test_the_dedup_window_forgets_the_oldest_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streams.domain.follows.DEDUP_WINDOW", 2)
+    state = FollowerState(TENANT, "olga")
+    first, second, third = follow("ana", 1), unfollow("ana", 2), follow("ben", 3)
+    for event in (first, second, third):
+        state.apply(event)
+    assert list(state.applied) == [second.event_id, third.event_id]
+    assert not state.apply(second)  # still remembered: a redelivery changes nothing
+    assert state.followers == {"ben": ms(3)}
