@@ -112,7 +112,7 @@ class Sink:
         *,
         group_id: str = SINK_GROUP,
         topics: Sequence[str] = ALL_TOPICS,
-        batch_rows: int = 10_000,
+        batch_rows: int = 50_000,
         batch_ms: int = 1_000,
         poll_timeout_ms: int = 500,
         backoff_initial_s: float = 0.2,

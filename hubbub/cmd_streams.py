@@ -62,7 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="consumer group (default {prefix}-sink; a new one reloads everything)",
     )
-    k.add_argument("--batch-rows", type=int, default=10_000)
+    k.add_argument(
+        "--batch-rows",
+        type=int,
+        default=50_000,
+        help="rows held before an insert when the sink is behind (fewer, larger parts)",
+    )
     k.add_argument(
         "--batch-ms",
         type=int,
