@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from schemas.errors import DecodeError
 from schemas.events import Event
 from streams.domain.feeds import AuthorState, FeedConfig
 from streams.domain.follows import FollowerState
@@ -125,20 +126,33 @@ def fold_author(
     config: FeedConfig,
     cache: StateCache | None = None,
 ) -> bytes | None:
-    """Key ``tenant/author``: the author's feed state and followers, stored together."""
+    """Key ``tenant/author``: the author's feed state and followers, stored together.
+
+    The follower state holds the same followers as the feed state (``process_author`` applies
+    every graph event to both, deduplicated once), so only its ``seq`` is stored; the followers
+    are copied from the feed state when it is decoded. States stored whole by earlier builds are
+    still read.
+    """
 
     def decode(raw: bytes | None) -> tuple[AuthorState, FollowerState]:
-        if raw:
-            saved = load(raw)
-            return AuthorState.from_json(saved["feed"]), FollowerState.from_json(saved["follows"])
         tenant, _, author = key.decode().partition("/")
-        return AuthorState(tenant, author), FollowerState(tenant, author)
+        if not raw:
+            return AuthorState(tenant, author), FollowerState(tenant, author)
+        saved = load(raw)
+        feed = AuthorState.from_json(saved["feed"])
+        stored = saved["follows"]
+        if isinstance(stored, dict) and set(stored) == {"seq"}:
+            seq = stored["seq"]
+            if isinstance(seq, bool) or not isinstance(seq, int):
+                raise DecodeError(f"author state of {key!r}: follower seq {seq!r} is no count")
+            return feed, FollowerState(tenant, author, followers=dict(feed.followers), seq=seq)
+        return feed, FollowerState.from_json(stored)
 
     def step(state: tuple[AuthorState, FollowerState]) -> bytes | None:
         feed, follows = state
         if not process_author(feed, follows, events, out, config=config):
             return None
-        return dump({"feed": feed.to_json(), "follows": follows.to_json()})
+        return dump({"feed": feed.to_json(), "follows": {"seq": follows.seq}})
 
     return _fold(key, raw, cache, decode, step)
 

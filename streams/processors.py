@@ -182,13 +182,22 @@ def process_author(
     *,
     config: feeds.FeedConfig,
 ) -> bool:
-    """Fold an author's graph and activity events into its feed and follower state."""
+    """Fold an author's graph and activity events into its feed and follower state.
+
+    The feed state's remembered event ids decide for both states whether an event is new, so
+    the two always hold the same followers (``streams.folds`` stores them once).
+    """
     before_fanout = feed.read_fanout
     follows_changed = False
     changes: list[feeds.FeedChange] = []
     for event in events:
+        fresh = event.event_id not in feed.applied
         changes += feeds.apply(feed, event, config)
-        if isinstance(event, Followed | Unfollowed) and follows.apply(event):
+        if (
+            fresh
+            and isinstance(event, Followed | Unfollowed)
+            and follows.apply(event, deduplicated=True)
+        ):
             follows_changed = True
             out.rows[rows.FOLLOWS_STATE].append(
                 rows.follow_row(

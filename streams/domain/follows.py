@@ -44,13 +44,15 @@ class FollowerState:
     seq: int = 0
     applied: dict[str, None] = field(default_factory=dict)
 
-    def apply(self, event: Event) -> bool:
+    def apply(self, event: Event, *, deduplicated: bool = False) -> bool:
         """Fold a ``Followed``/``Unfollowed`` in; True if the followers changed (``seq`` grew).
 
         False for an event id already applied or a no-op. ``InvalidEvent`` for another
-        tenant's or followee's event, or any other event type.
+        tenant's or followee's event, or any other event type. ``deduplicated``: the caller has
+        dropped repeated event ids already (the author's feed state remembers them for both),
+        so ``applied`` is neither read nor written.
         """
-        if event.event_id in self.applied:
+        if not deduplicated and event.event_id in self.applied:
             return False
         if not isinstance(event, Followed | Unfollowed):
             raise InvalidEvent(
@@ -67,9 +69,10 @@ class FollowerState:
                 f"{self.tenant}/{self.followee}; route graph events by their key()",
                 event_id=event.event_id,
             )
-        self.applied[event.event_id] = None
-        if len(self.applied) > DEDUP_WINDOW:
-            del self.applied[next(iter(self.applied))]
+        if not deduplicated:
+            self.applied[event.event_id] = None
+            if len(self.applied) > DEDUP_WINDOW:
+                del self.applied[next(iter(self.applied))]
         if isinstance(event, Unfollowed):
             changed = self.followers.pop(event.actor, None) is not None
         elif event.actor in self.followers:

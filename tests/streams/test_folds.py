@@ -5,10 +5,11 @@ import zlib
 from datetime import UTC, datetime
 
 from producers.generator import Community
-from schemas.events import Event
+from schemas.events import Event, Followed, Unfollowed
 from streams import folds
 from streams.app import _author_of
-from streams.domain.feeds import FeedConfig
+from streams.domain.feeds import AuthorState, FeedConfig
+from streams.domain.follows import FollowerState, follow_groups
 from streams.processors import Output
 
 CONFIG = FeedConfig()
@@ -87,3 +88,78 @@ def test_states_compressed_by_earlier_builds_are_read() -> None:
     assert folds.load(zlib.compress(json.dumps(state).encode(), 1)) == state
     assert folds.load(folds.dump(state)) == state
     assert folds.dump(state).startswith(b"{")
+
+
+def _graph(actor: str, minute: int, *, follows: bool, event_id: str) -> Event:
+    cls = Followed if follows else Unfollowed
+    return cls(
+        event_id=event_id,
+        occurred_at=datetime(2026, 3, 1, 0, minute, tzinfo=UTC),
+        tenant="t",
+        actor=actor,
+        followee="ana",
+    )
+
+
+def test_an_author_stores_its_followers_once_and_both_states_agree() -> None:
+    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(6)]
+    events = [
+        _graph("bo", 1, follows=True, event_id=ids[0]),
+        _graph("cy", 2, follows=True, event_id=ids[1]),
+        _graph("bo", 3, follows=False, event_id=ids[2]),
+        _graph("bo", 1, follows=True, event_id=ids[0]),  # redelivered: changes nothing
+        _graph("bo", 4, follows=True, event_id=ids[3]),
+        _graph("bo", 3, follows=False, event_id=ids[2]),  # redelivered after the re-follow
+    ]
+    raw = None
+    alone = FollowerState("t", "ana")  # the follower state deduplicating on its own
+    for batch in (events[:2], events[2:4], events[4:]):  # no cache: decoded every time
+        raw = folds.fold_author(raw, b"t/ana", batch, Output(), CONFIG) or raw
+        for event in batch:
+            alone.apply(event)
+    assert raw is not None
+    stored = folds.load(raw)
+    assert stored["follows"] == {"seq": alone.seq} == {"seq": 4}
+    feed, follows = _decoded_author(raw)
+    assert follows.followers == feed.followers == alone.followers
+    assert follow_groups(follows) == follow_groups(alone)
+
+
+class _Keep(folds.StateCache):
+    """A cache that keeps what the fold puts back: the states it decoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: list[object] = []
+
+    def put(self, key: bytes, raw: bytes | None, state: object) -> None:
+        self.states.append(state)
+
+
+def _decoded_author(raw: bytes) -> tuple[AuthorState, FollowerState]:
+    keep = _Keep()
+    folds.fold_author(raw, b"t/ana", [], Output(), CONFIG, keep)
+    (states,) = keep.states
+    assert isinstance(states, tuple)
+    return states
+
+
+def test_an_author_state_stored_whole_by_an_earlier_build_is_read() -> None:
+    feed = AuthorState("t", "ana", followers={"bo": 60_000}, applied={"e1": None})
+    earlier = {
+        "feed": feed.to_json(),
+        "follows": {
+            "format": 1,
+            "tenant": "t",
+            "followee": "ana",
+            "followers": [["bo", 60_000, "e1"]],
+            "seq": 1,
+            "applied": ["e1"],
+        },
+    }
+    read_feed, follows = _decoded_author(folds.dump(earlier))
+    assert (read_feed.followers, follows.followers, follows.seq) == (
+        {"bo": 60_000},
+        {"bo": 60_000},
+        1,
+    )
