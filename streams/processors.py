@@ -104,7 +104,8 @@ def process_thread(
     not only before and after it, and content rows cover every object the batch changed at any
     point: a worker that dies after emitting a batch but before saving its state reprocesses the
     events in other batches, and an intermediate row it emitted must still be withdrawn (seen in
-    the SIGKILL test before this rule). This costs one derivation per changed event of a thread.
+    the SIGKILL test before this rule). This costs one derivation per changed event of a thread
+    but the batch's last (the state after it is the final one, which the diff covers).
     """
     before_groups = derive_groups(state)
     before_contribs = contributions(state)
@@ -126,7 +127,8 @@ def process_thread(
                 varied_contribs[contribution.key] = contribution
         touched.update(oid for oid, obj in state.objects.items() if before_objects.get(oid) != obj)
 
-    for event in events:
+    last = len(events) - 1
+    for index, event in enumerate(events):
         if isinstance(event, FEED_EVENT_TYPES) and _FEED_KIND[type(event)] in feed_kinds:
             out.forwarded.append(event)  # duplicates too: the feed state drops them itself
         if not state.apply(event):
@@ -144,7 +146,7 @@ def process_thread(
             )
             if verdict and state.apply(verdict):
                 out.published.append(verdict)
-        if len(events) > 1:
+        if index < last:  # after the last event the state is final: the diff covers it
             observe()
     if not changed:
         return False
