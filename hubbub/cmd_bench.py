@@ -24,7 +24,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hubbub.bench_pipeline import add_arguments, bench_latency, bench_throughput
-from infra.kafka import ensure_topics, event_topic_specs, make_producer, topic_name
+from infra.kafka import (
+    delete_topics,
+    ensure_topics,
+    event_topic_specs,
+    make_producer,
+    topic_name,
+)
 from infra.launchers import services
 from infra.settings import Settings
 from producers.publisher import Publisher
@@ -117,10 +123,14 @@ def bench_publish(settings: Settings, args: argparse.Namespace, console: Console
             producer.close()
 
     lib_rates, raw_rates = [], []
-    raw()  # warm-up: connections, metadata, JIT-free but page cache and broker log segments
-    for _ in range(args.rounds):
-        raw_rates.append(raw())
-        lib_rates.append(library())
+    try:
+        raw()  # warm-up: connections, metadata, JIT-free but page cache and broker log segments
+        for _ in range(args.rounds):
+            raw_rates.append(raw())
+            lib_rates.append(library())
+    finally:
+        if not args.keep_runs:
+            delete_topics(run_settings, f"{run_settings.topic_prefix}.")
     lib, base = statistics.median(lib_rates), statistics.median(raw_rates)
     ratio = lib / base
     table = Table(title=f"publish {args.events:,} events, acks=all, median of {args.rounds}")
