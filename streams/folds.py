@@ -30,7 +30,13 @@ from streams.domain.feeds import AuthorState, FeedConfig
 from streams.domain.follows import FollowerState
 from streams.domain.inbox import InboxState
 from streams.domain.threads import ThreadState
-from streams.processors import Output, process_author, process_inbox, process_thread
+from streams.processors import (
+    Derived,
+    Output,
+    process_author,
+    process_inbox,
+    process_thread,
+)
 
 _S = TypeVar("_S")
 
@@ -107,12 +113,14 @@ def fold_thread(
 ) -> bytes | None:
     """Key ``tenant/post``: the thread's state (the agent has checked every event's key)."""
 
-    def decode(raw: bytes | None) -> ThreadState:
+    def decode(raw: bytes | None) -> tuple[ThreadState, Derived]:
         tenant, _, post_id = key.decode().partition("/")
-        return ThreadState.from_json(load(raw)) if raw else ThreadState(tenant, post_id)
+        state = ThreadState.from_json(load(raw)) if raw else ThreadState(tenant, post_id)
+        return state, Derived()  # derived again from this state object when first needed
 
-    def step(state: ThreadState) -> bytes | None:
-        changed = process_thread(state, events, out, feed_kinds=config.kinds)
+    def step(kept: tuple[ThreadState, Derived]) -> bytes | None:
+        state, derived = kept
+        changed = process_thread(state, events, out, feed_kinds=config.kinds, derived=derived)
         return dump(state.to_json()) if changed else None
 
     return _fold(key, raw, cache, decode, step)

@@ -85,12 +85,24 @@ class Output:
         return sum(len(r) for r in self.rows.values())
 
 
+@dataclass(slots=True)
+class Derived:
+    """A thread state's groups and contributions, kept next to that very state object between
+    batches (``streams.folds``) so a batch does not derive again what the last one derived last.
+    Valid while ``seq`` equals the state's; -1: nothing kept."""
+
+    seq: int = -1
+    groups: dict[GroupKey, NotificationGroup] = field(default_factory=dict)
+    contributions: list[TrendContribution] = field(default_factory=list)
+
+
 def process_thread(
     state: ThreadState,
     events: Sequence[Event],
     out: Output,
     *,
     feed_kinds: frozenset[str] = frozenset({"post"}),
+    derived: Derived | None = None,
 ) -> bool:
     """Fold ``events`` (all of this thread, in log order) into ``state``; emit what changed.
 
@@ -106,9 +118,14 @@ def process_thread(
     events in other batches, and an intermediate row it emitted must still be withdrawn (seen in
     the SIGKILL test before this rule). This costs one derivation per changed event of a thread
     but the batch's last (the state after it is the final one, which the diff covers).
+
+    ``derived``, if given, must belong to this state object: its values are used when they are
+    of the state's ``seq``, and it holds the state's values when the batch is done.
     """
-    before_groups = derive_groups(state)
-    before_contribs = contributions(state)
+    if derived is not None and derived.seq == state.seq:
+        before_groups, before_contribs = derived.groups, derived.contributions
+    else:
+        before_groups, before_contribs = derive_groups(state), contributions(state)
     before_objects = dict(state.objects)
     before_by_key = {c.key: c for c in before_contribs}
     # Keys whose value at some intermediate point differed from before the batch, with the last
@@ -149,6 +166,12 @@ def process_thread(
         if index < last:  # after the last event the state is final: the diff covers it
             observe()
     if not changed:
+        if derived is not None:
+            derived.seq, derived.groups, derived.contributions = (
+                state.seq,
+                before_groups,
+                before_contribs,
+            )
         return False
     version = state.seq
     after_groups = derive_groups(state)
@@ -160,6 +183,8 @@ def process_thread(
             change = GroupChange(final, version, key not in after_groups)
             out.rows[rows.NOTIFICATION_GROUPS].append(rows.group_row(change))
     after_contribs = contributions(state)
+    if derived is not None:
+        derived.seq, derived.groups, derived.contributions = state.seq, after_groups, after_contribs
     after_by_key = {c.key: c for c in after_contribs}
     for c in diff_contributions(before_contribs, after_contribs, version=version):
         out.rows[rows.TREND_CONTRIBUTIONS].append(rows.contribution_row(c))

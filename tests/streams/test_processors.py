@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from schemas.events import Event
 from streams import rows
 from streams.domain.threads import ThreadState
-from streams.processors import Output, process_thread
+from streams.processors import Derived, Output, process_thread
 from tests.streams.domain.test_thread_properties import content_event
 from tests.streams.domain.thread_builders import POST, TENANT
 
@@ -80,3 +80,22 @@ def test_a_retry_with_other_batches_leaves_no_row_of_the_lost_attempt(
     for batch in _batches(rest, retry):
         written += _fold(saved, batch)
     assert _sink(written) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(content_event(), min_size=1, max_size=25),
+    cuts=st.lists(st.integers(0, 25), max_size=5),
+)
+def test_derivations_kept_between_batches_change_no_row(
+    events: list[Event], cuts: list[int]
+) -> None:
+    plain, kept = ThreadState(TENANT, POST), ThreadState(TENANT, POST)
+    derived = Derived()
+    for batch in _batches(events, cuts):
+        without = Output()
+        process_thread(plain, batch, without)
+        with_kept = Output()
+        process_thread(kept, batch, with_kept, derived=derived)
+        assert with_kept == without
+        assert derived.seq == kept.seq
