@@ -36,10 +36,10 @@ Write side guarantees
       plus, for followers whose follow is later than the event, the pairs whose L is that
       follow and whose value the event changed (the activities that entered or left the
       backfill window at t_f; the others' rows already hold their value); a follow or unfollow
-      of F the pairs (F, A) of the remembered activities. A pair's version never decreases as events become
-      known, and the last row written for a pair is its value over everything known, so the
-      final live rows equal those of time-ordered processing, and so does a replay written into
-      the same table over an earlier run.
+      of F the pairs (F, A) of the remembered activities. A pair's version never decreases as
+      events become known, and the last row written for a pair is its value over everything
+      known, so the final live rows equal those of time-ordered processing, and so does a replay
+      written into the same table over an earlier run.
     * Deterministic: ``apply`` depends only on the state and the event (no clock, randomness).
     * Idempotent: an event id already applied changes nothing (the last ``dedup_window`` ids per
       author are remembered), and every row is an upsert keyed by ``(tenant, owner,
