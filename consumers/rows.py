@@ -41,6 +41,7 @@ from schemas.events import (
 __all__ = [
     "DERIVED_TABLES",
     "EVENTS",
+    "READ_MODELS",
     "Column",
     "Row",
     "Table",
@@ -158,11 +159,18 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A read-model table and the derived topic (logical name) that feeds it."""
+    """A table the sink inserts into and the derived topic (logical name) that feeds it;
+    ``lands_in`` names the read model its rows end up in when that is another table (one a
+    materialized view fills)."""
 
     topic: str
     name: str
     columns: tuple[Column, ...]
+    lands_in: str = ""
+
+    @property
+    def read_model(self) -> str:
+        return self.lands_in or self.name
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -219,6 +227,7 @@ DERIVED_TABLES: tuple[Table, ...] = (
             _VERSION,
             _IS_DELETED,
         ),
+        lands_in="feed_items",
     ),
     Table(
         "notification-groups",
@@ -331,6 +340,9 @@ EVENTS = Table(
 )
 
 _BY_TOPIC: dict[str, Table] = {t.topic: t for t in DERIVED_TABLES}
+
+READ_MODELS: tuple[str, ...] = tuple(t.read_model for t in (*DERIVED_TABLES, EVENTS))
+"""The tables that hold what the sink loaded, one per derived topic, and ``events``."""
 
 
 def with_database(sql: str, database: str) -> str:

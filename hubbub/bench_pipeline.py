@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from consumers.rows import READ_MODELS
 from hubbub.cputime import CpuMeter
 from hubbub.pipeline import Pipeline
 from infra.clickhouse import ClickHouse
@@ -88,12 +89,15 @@ def bench_throughput(
     # which the collector would otherwise walk over and over while the burst is published.
     gc.freeze()
     bursts: list[dict[str, Any]] = []
-    for i in range(args.pipeline_rounds):
-        bursts.append(_burst(settings, args, events))
-        console.print(
-            f"burst {i + 1} of {args.pipeline_rounds}: "
-            f"{bursts[-1]['end_to_end_events_per_s']:,} events/s end to end"
-        )
+    try:
+        for i in range(args.pipeline_rounds):
+            bursts.append(_burst(settings, args, events))
+            console.print(
+                f"burst {i + 1} of {args.pipeline_rounds}: "
+                f"{bursts[-1]['end_to_end_events_per_s']:,} events/s end to end"
+            )
+    finally:
+        gc.unfreeze()
     ordered = sorted(bursts, key=lambda b: b["end_to_end_events_per_s"])
     median = ordered[len(ordered) // 2]  # of an even number: the upper middle one
     _print_burst(median, args, console)
@@ -141,22 +145,12 @@ def _burst(settings: Settings, args: argparse.Namespace, events: list[Event]) ->
         cpu = meter.stop()
         db = f"`{run.clickhouse_database}`"
         feed_rows = ch.rows(f"SELECT count() FROM {db}.feed_items")[0][0] - feed_before
-        tables = (
-            "feed_items",
-            "notification_groups",
-            "trend_contributions",
-            "content_state",
-            "inbox_state",
-            "follows_state",
-            "author_state",
-            "events",
-        )
-        total_rows = sum(ch.rows(f"SELECT count() FROM {db}.{t}")[0][0] for t in tables)
+        total_rows = sum(ch.rows(f"SELECT count() FROM {db}.{t}")[0][0] for t in READ_MODELS)
         # The last row of the burst became visible when the server loaded it (its clock is
         # this machine's): the offsets committed at most a commit interval later.
         last_ms = max(
             ch.rows(f"SELECT toUnixTimestamp64Milli(max(loaded_at)) FROM {db}.{t}")[0][0]
-            for t in tables
+            for t in READ_MODELS
         )
         visible_s = last_ms / 1000 - start_wall
         ch.close()

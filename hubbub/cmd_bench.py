@@ -134,6 +134,7 @@ def bench_publish(settings: Settings, args: argparse.Namespace, console: Console
             raw_rates.append(raw())
             lib_rates.append(library())
     finally:
+        gc.unfreeze()
         if not args.keep_runs:
             delete_topics(run_settings, f"{run_settings.topic_prefix}.")
     lib, base = statistics.median(lib_rates), statistics.median(raw_rates)

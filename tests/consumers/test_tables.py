@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.rows import DERIVED_TABLES, EVENTS
+from consumers.rows import DERIVED_TABLES, EVENTS, READ_MODELS
 from infra.clickhouse import ClickHouse
 from infra.migrations import load_migrations, migrate
 
@@ -12,19 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 # Columns the server fills itself (DEFAULT), which the sink never inserts.
-SERVER_FILLED = {
-    name: ["loaded_at"]
-    for name in (
-        "feed_items",
-        "notification_groups",
-        "trend_contributions",
-        "content_state",
-        "inbox_state",
-        "follows_state",
-        "author_state",
-        "events",
-    )
-}
+SERVER_FILLED = {name: ["loaded_at"] for name in READ_MODELS}
 
 
 def test_every_table_has_the_columns_and_types_the_sink_inserts(ch: ClickHouse) -> None:
