@@ -114,6 +114,26 @@ _LEXICON: list[tuple[re.Pattern[str], float]] = [
 # Every lexicon pattern in one: a text none of them matches (most texts) is scanned once, not
 # once per pattern. A text it matches goes through the patterns one by one as before.
 _ANY_TERM = re.compile("|".join(f"(?:{p.pattern})" for p, _ in _LEXICON), re.IGNORECASE)
+# That scan tries every alternative at every position (37 of the scorer's 69 us per text), so
+# it runs only on texts that hold a trigger: every match of a lexicon pattern contains one of
+# these words as a whole run of letters and digits, or one of the substrings ("\bviagra|cialis\b"
+# is anchored at one end only). Texts are case-folded with the two dotted/dotless i forms mapped
+# to "i", so every character IGNORECASE matches to an ASCII letter becomes that letter.
+_TRIGGER_WORDS = frozenset(
+    "mlm marketing downline downlines pyramid leads sign signups money income home freedom boss "
+    "rich earn casino payday forex click visit check now today limited team experience risk "
+    "trial off guaranteed opportunity discount".split()
+)
+_TRIGGER_SUBSTRINGS = ("viagra", "cialis")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _may_promote(text: str) -> bool:
+    """False only when no lexicon pattern can match ``text`` (see ``_TRIGGER_WORDS``)."""
+    folded = text.casefold().replace("i\u0307", "i").replace("\u0131", "i")
+    if any(s in folded for s in _TRIGGER_SUBSTRINGS):
+        return True
+    return not _TRIGGER_WORDS.isdisjoint(_TOKEN.findall(folded))
 _MONEY = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?(?:k\b)?\s*(?:a|per|/)\s*(?:day|week|month)", re.I)
 _URL = re.compile(r"(?:\bhttps?://|\bwww\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -137,7 +157,7 @@ def score(text: str, *, title: str = "", author_seen_before: int = 0) -> SpamSco
     full = f"{title}\n{text}" if title else text
     found: list[tuple[float, str]] = []
 
-    if _ANY_TERM.search(full):
+    if _may_promote(full) and _ANY_TERM.search(full):
         for pattern, weight in _LEXICON:
             match = pattern.search(full)
             if match:

@@ -3,13 +3,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.domain.spam import (
+    _ANY_TERM,
+    _LEXICON,
     MACHINE_ACTOR,
     SCORER_VERSION,
     THRESHOLD,
+    _may_promote,
     is_spam,
     machine_verdict_for,
     score,
@@ -150,3 +153,47 @@ def test_edits_and_revisions_get_fresh_ids() -> None:
     c = machine_verdict_for(spam_comment(), tenant=TENANT, post_id=POST, revision=9)
     assert a is not None and b is not None and c is not None
     assert len({a.event_id, b.event_id, c.event_id}) == 3
+
+
+@pytest.mark.parametrize("index", range(len(_LEXICON)))
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_every_lexicon_match_passes_the_trigger_filter(index: int, data: st.DataObject) -> None:
+    pattern = _LEXICON[index][0]
+    match = data.draw(st.from_regex(pattern, fullmatch=True))
+    before = data.draw(st.sampled_from(["", " ", "Well, ", "x\n", "(", "¡"]))
+    after = data.draw(st.sampled_from(["", " ", "!", ".", "'s", ")", "\n"]))
+    text = f"{before}{match}{after}"
+    if pattern.search(text):
+        assert _may_promote(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Visit our CASİNO tonight",  # dotted capital I folds to "i" + a combining dot
+        "ı love this casıno",  # dotless i matches "i" when case is ignored
+        "free ſign-ups here",  # long s matches "s"
+        "ris\u212a-free",  # the Kelvin sign matches "k"
+        "cheap viagra4u",
+        "supercialis",
+    ],
+)
+def test_the_trigger_filter_never_hides_a_match(text: str) -> None:
+    if _ANY_TERM.search(text):
+        assert _may_promote(text)
+
+
+def test_the_trigger_filter_changes_no_score_of_a_generated_community() -> None:
+    from producers.generator import Community
+
+    community = Community("spam-filter", tenant="t", users=300, spammers=20, avg_follows=4.0)
+    texts = [
+        f"{getattr(e, 'title', '')}\n{e.body}"
+        for e in community.events(6000, start_at=at(0), rate_per_s=100)
+        if isinstance(getattr(e, "body", None), str)
+    ]
+    assert len(texts) > 500
+    hidden = [t for t in texts if _ANY_TERM.search(t) and not _may_promote(t)]
+    assert hidden == []
+    assert sum(1 for t in texts if not _may_promote(t)) > len(texts) // 3  # it does filter
