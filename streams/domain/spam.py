@@ -126,14 +126,6 @@ _TRIGGER_WORDS = frozenset(
 )
 _TRIGGER_SUBSTRINGS = ("viagra", "cialis")
 _TOKEN = re.compile(r"[^\W_]+")
-
-
-def _may_promote(text: str) -> bool:
-    """False only when no lexicon pattern can match ``text`` (see ``_TRIGGER_WORDS``)."""
-    folded = text.casefold().replace("i\u0307", "i").replace("\u0131", "i")
-    if any(s in folded for s in _TRIGGER_SUBSTRINGS):
-        return True
-    return not _TRIGGER_WORDS.isdisjoint(_TOKEN.findall(folded))
 _MONEY = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?(?:k\b)?\s*(?:a|per|/)\s*(?:day|week|month)", re.I)
 _URL = re.compile(r"(?:\bhttps?://|\bwww\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -146,6 +138,14 @@ _STOPWORDS = frozenset(
     "the a an and or but of to in on at for with is are was were be been it its this that "
     "i you he she we they me my your our their not no so as if by from".split()
 )
+
+
+def _may_promote(text: str) -> bool:
+    """False only when no lexicon pattern can match ``text`` (see ``_TRIGGER_WORDS``)."""
+    folded = text.casefold().replace("i\u0307", "i").replace("\u0131", "i")
+    if any(s in folded for s in _TRIGGER_SUBSTRINGS):
+        return True
+    return not _TRIGGER_WORDS.isdisjoint(_TOKEN.findall(folded))
 
 
 def score(text: str, *, title: str = "", author_seen_before: int = 0) -> SpamScore:
