@@ -49,8 +49,7 @@ def _discard(run: Settings, workdir: Path, args: argparse.Namespace) -> None:
     ``--keep-runs``: left behind, every run's partitions would stay on the broker for good."""
     if args.keep_runs:
         return
-    delete_topics(run, f"{run.topic_prefix}.")
-    delete_topics(run, f"{run.topic_prefix}-")
+    delete_topics(run, f"{run.topic_prefix}.", f"{run.topic_prefix}-")
     ch = ClickHouse(run)
     ch.command(f"DROP DATABASE IF EXISTS `{run.clickhouse_database}`")
     ch.close()

@@ -185,21 +185,21 @@ def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> list[str]:
     return sorted(missing)
 
 
-def delete_topics(settings: Settings, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with ``prefix``; return the names deleted.
+def delete_topics(settings: Settings, *prefixes: str) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes``; return the names deleted.
 
     For throwaway runs (benchmarks) that made their own topics, Faust's changelogs included:
     left behind, each run's partitions would stay on the broker for good.
     """
-    if not prefix:
+    if not prefixes or not all(prefixes):
         raise HubbubError("refusing to delete topics by an empty prefix")
     with admin(settings) as client:
         try:
-            doomed = sorted(t for t in client.list_topics() if t.startswith(prefix))
+            doomed = sorted(t for t in client.list_topics() if t.startswith(prefixes))
             if doomed:
                 client.delete_topics(doomed)
         except Exception as exc:
-            raise translate(exc, where=f"deleting the topics {prefix}*") from exc
+            raise translate(exc, where=f"deleting the topics {', '.join(prefixes)}*") from exc
     return doomed
 
 

@@ -12,7 +12,7 @@ from infra.clickhouse import ClickHouse
 from infra.migrations import migrate
 from infra.settings import Settings
 
-TABLES = {t.name: t for t in DERIVED_TABLES}
+TABLES = {t.read_model: t for t in DERIVED_TABLES}  # by the table a test reads
 
 
 @pytest.fixture
@@ -28,11 +28,11 @@ def put(ch: ClickHouse, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert JSON-shaped rows (as the derived topics carry them), one insert per call, so
     every call leaves its own part: reads see unmerged parts, as they do in production.
     Feed rows (one owner each here) go in as the sink loads them, through feed_fanout."""
-    if table == "feed_items":
-        table, rows = "feed_fanout", [{**r, "owners": [r["owner"]]} for r in rows]
     spec = TABLES[table]
+    if spec.lands_in:
+        rows = [{**r, "owners": [r["owner"]]} for r in rows]
     ch.insert(
-        table,
+        spec.name,
         [spec.row(r) for r in rows],
         columns=spec.column_names,
         column_types=spec.column_types,
